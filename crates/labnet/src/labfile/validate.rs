@@ -1,0 +1,572 @@
+//! Draft to validated [`Lab`]: the checks that span fields and segments.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use super::read::{DraftLab, DraftRule, DraftSel};
+use super::walk::{Field, Span, did_you_mean};
+use crate::cidr::Ipv4Cidr;
+use crate::diag::Diagnostic;
+use crate::model::{AllowRule, DhcpRange, Lab, LabInfo, Segment, Selector};
+use crate::names::SegmentName;
+use crate::port::PortRange;
+use crate::proto::Proto;
+
+/// Where each part of a validated lab was written (for "decided by the rule at line N").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spans {
+    /// `[[segment]]` headers, by segment index.
+    pub segments: Vec<Option<Span>>,
+    /// `internet = ...` values, by segment index (`None` when left at the default).
+    pub internet: Vec<Option<Span>>,
+    /// `[[policy.allow]]` headers, by rule index.
+    pub rules: Vec<Option<Span>>,
+}
+
+/// Address blocks a lab segment may not use, with why.
+const FORBIDDEN: &[(&str, &str)] = &[
+    ("0.0.0.0/8", "\"this network\" (0.0.0.0/8)"),
+    ("127.0.0.0/8", "loopback (127.0.0.0/8)"),
+    ("169.254.0.0/16", "link-local (169.254.0.0/16)"),
+    ("224.0.0.0/4", "multicast (224.0.0.0/4)"),
+    ("240.0.0.0/4", "reserved (240.0.0.0/4)"),
+];
+
+pub(crate) fn validate(d: DraftLab, diags: &mut Vec<Diagnostic>) -> Option<(Lab, Spans)> {
+    let errors_before = count_errors(diags);
+    let mut spans = Spans::default();
+
+    // Segments, one by one.
+    let mut segments: Vec<Option<Segment>> = Vec::with_capacity(d.segments.len());
+    for (i, s) in d.segments.iter().enumerate() {
+        let path = format!("segment[{i}]");
+        spans.segments.push(s.span.clone());
+        spans
+            .internet
+            .push(s.internet.as_ref().and_then(|f| f.span.clone()));
+        let cidr = s
+            .cidr
+            .as_ref()
+            .and_then(|c| check_cidr(c, &path, diags).then_some(c.value));
+        let gateway = cidr.and_then(|net| check_gateway(net, s.gateway.as_ref(), &path, diags));
+        let dhcp = match (&s.dhcp, cidr, gateway) {
+            (None, ..) => Some(None),
+            (Some(f), Some(net), Some(gw)) => check_dhcp(net, gw, f, &path, diags).map(Some),
+            _ => None,
+        };
+        if let Some(p) = &s.ssh_ports
+            && p.value.contains(22)
+        {
+            diags.push(
+                Diagnostic::error(
+                    format!("{path}.ssh_ports"),
+                    format!("\"{}\" contains port 22", p.value),
+                )
+                .value(p.value.to_string())
+                .span(p.span.clone())
+                .hint("SSH is never on 22 in a lab: pick a range above it, e.g. \"2201-2210\""),
+            );
+        }
+        let seg = match (&s.name, cidr, gateway, dhcp, &s.ssh_ports) {
+            (Some(n), Some(c), Some(g), Some(dh), Some(p)) if !p.value.contains(22) => {
+                Some(Segment {
+                    name: n.value.clone(),
+                    cidr: c,
+                    gateway: g,
+                    dhcp: dh,
+                    ssh_ports: p.value,
+                    internet: s.internet.as_ref().is_none_or(|f| f.value),
+                })
+            }
+            _ => None,
+        };
+        segments.push(seg);
+    }
+
+    check_duplicate_names(&d, diags);
+    check_overlaps(&d, diags);
+    check_ssh_overlaps(&d, diags);
+
+    let any_internet = d
+        .segments
+        .iter()
+        .any(|s| s.internet.as_ref().is_none_or(|f| f.value));
+    if any_internet && d.uplink.is_none() && d.lab_span.is_some() {
+        let who = d
+            .segments
+            .iter()
+            .find(|s| s.internet.as_ref().is_none_or(|f| f.value))
+            .and_then(|s| s.name.as_ref())
+            .map_or_else(
+                || "a segment".to_owned(),
+                |n| format!("segment \"{}\"", n.value),
+            );
+        diags.push(
+            Diagnostic::error("lab.uplink", format!("{who} has internet egress, but [lab] has no uplink"))
+                .span(d.lab_span.clone())
+                .hint("add uplink = \"eno1\" (the host interface toward the internet) under [lab], or set internet = false on every segment"),
+        );
+    }
+
+    // Rules.
+    let known: HashMap<&str, usize> = d
+        .segments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.name.as_ref().map(|n| (n.value.as_str(), i)))
+        .collect();
+    let mut names_sorted: Vec<&str> = known.keys().copied().collect();
+    names_sorted.sort_unstable();
+    let mut rules = Vec::with_capacity(d.rules.len());
+    for (j, r) in d.rules.iter().enumerate() {
+        spans.rules.push(r.span.clone());
+        rules.push(check_rule(r, j, &known, &names_sorted, &d.bad_names, diags));
+    }
+
+    if count_errors(diags) > errors_before {
+        return None;
+    }
+    let segments: Option<Vec<Segment>> = segments.into_iter().collect();
+    let rules: Option<Vec<AllowRule>> = rules.into_iter().collect();
+    let info = LabInfo {
+        name: d.name?.value,
+        domain: d.domain?.value,
+        uplink: d.uplink.map(|u| u.value),
+    };
+    let lab = Lab::from_validated(info, segments?, rules?);
+    Some((lab, spans))
+}
+
+fn count_errors(diags: &[Diagnostic]) -> usize {
+    diags
+        .iter()
+        .filter(|d| d.severity == crate::diag::Severity::Error)
+        .count()
+}
+
+fn check_cidr(c: &Field<Ipv4Cidr>, path: &str, diags: &mut Vec<Diagnostic>) -> bool {
+    let net = c.value;
+    let field = format!("{path}.cidr");
+    if net.len() > 30 {
+        diags.push(
+            Diagnostic::error(
+                &field,
+                format!("\"{net}\" is too small: a segment needs room for a gateway, a host, and network and broadcast addresses"),
+            )
+            .value(net.to_string())
+            .span(c.span.clone())
+            .hint("use a /30 or larger network, e.g. a /24"),
+        );
+        return false;
+    }
+    for (block, what) in FORBIDDEN {
+        let Ok(b) = block.parse::<Ipv4Cidr>() else {
+            continue;
+        };
+        if b.overlaps(net) {
+            diags.push(
+                Diagnostic::error(
+                    &field,
+                    format!("\"{net}\" overlaps {what}, which is never routed"),
+                )
+                .value(net.to_string())
+                .span(c.span.clone())
+                .hint("use a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"),
+            );
+            return false;
+        }
+    }
+    true
+}
+
+fn check_gateway(
+    net: Ipv4Cidr,
+    gw: Option<&Field<Ipv4Addr>>,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Ipv4Addr> {
+    let Some(gw) = gw else {
+        return net.first_host();
+    };
+    let field = format!("{path}.gateway");
+    let ip = gw.value;
+    let problem = if !net.contains(ip) {
+        Some(format!("{ip} is outside the segment's network {net}"))
+    } else if ip == net.addr() {
+        Some(format!("{ip} is the network address of {net}"))
+    } else if ip == net.broadcast() {
+        Some(format!("{ip} is the broadcast address of {net}"))
+    } else {
+        None
+    };
+    match problem {
+        None => Some(ip),
+        Some(msg) => {
+            let hint = net.first_host().map_or_else(
+                || "pick a host address inside the segment".to_owned(),
+                |h| format!("pick a host address inside {net}, e.g. {h}, or leave gateway out to use {h}"),
+            );
+            diags.push(
+                Diagnostic::error(field, msg)
+                    .value(ip.to_string())
+                    .span(gw.span.clone())
+                    .hint(hint),
+            );
+            None
+        }
+    }
+}
+
+fn check_dhcp(
+    net: Ipv4Cidr,
+    gw: Ipv4Addr,
+    f: &Field<super::read::DraftDhcp>,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<DhcpRange> {
+    let (Some(start), Some(end)) = (&f.value.start, &f.value.end) else {
+        return None;
+    };
+    let mut ok = true;
+    for (name, a) in [("start", start), ("end", end)] {
+        let field = format!("{path}.dhcp.{name}");
+        let msg = if !net.contains(a.value) {
+            Some(format!(
+                "{} is outside the segment's network {net}",
+                a.value
+            ))
+        } else if a.value == net.addr() {
+            Some(format!("{} is the network address of {net}", a.value))
+        } else if a.value == net.broadcast() {
+            Some(format!("{} is the broadcast address of {net}", a.value))
+        } else {
+            None
+        };
+        if let Some(msg) = msg {
+            ok = false;
+            diags.push(
+                Diagnostic::error(field, msg)
+                    .value(a.value.to_string())
+                    .span(a.span.clone())
+                    .hint(format!(
+                        "DHCP leases addresses of the segment: pick hosts inside {net}"
+                    )),
+            );
+        }
+    }
+    if !ok {
+        return None;
+    }
+    if start.value > end.value {
+        diags.push(
+            Diagnostic::error(
+                format!("{path}.dhcp"),
+                format!(
+                    "the range is reversed: start {} is after end {}",
+                    start.value, end.value
+                ),
+            )
+            .value(format!("{}-{}", start.value, end.value))
+            .span(f.span.clone())
+            .hint(format!(
+                "swap them: start = \"{}\", end = \"{}\"",
+                end.value, start.value
+            )),
+        );
+        return None;
+    }
+    let range = DhcpRange {
+        start: start.value,
+        end: end.value,
+    };
+    if range.contains(gw) {
+        diags.push(
+            Diagnostic::error(
+                format!("{path}.dhcp"),
+                format!("the range {}-{} contains the gateway {gw}", start.value, end.value),
+            )
+            .value(format!("{}-{}", start.value, end.value))
+            .span(f.span.clone())
+            .hint("DHCP would lease the gateway's address to a guest; start the range after the gateway or move the gateway"),
+        );
+        return None;
+    }
+    Some(range)
+}
+
+fn check_duplicate_names(d: &DraftLab, diags: &mut Vec<Diagnostic>) {
+    let mut first: HashMap<&str, (usize, Option<Span>)> = HashMap::new();
+    for (i, s) in d.segments.iter().enumerate() {
+        let Some(n) = &s.name else { continue };
+        if let Some((j, span)) = first.get(n.value.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    format!("segment[{i}].name"),
+                    format!(
+                        "segment name \"{}\" is already used by segment[{j}]",
+                        n.value
+                    ),
+                )
+                .value(n.value.to_string())
+                .span(n.span.clone())
+                .related("first used here", span.clone())
+                .hint("every segment needs its own name"),
+            );
+        } else {
+            first.insert(n.value.as_str(), (i, n.span.clone()));
+        }
+    }
+}
+
+/// Sorted sweep: O(n log n), so a 5000-segment lab validates as fast as a 5-segment one feels.
+fn check_overlaps(d: &DraftLab, diags: &mut Vec<Diagnostic>) {
+    let mut nets: Vec<(u32, u32, usize)> = d
+        .segments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            s.cidr
+                .as_ref()
+                .map(|c| (c.value.first(), c.value.last(), i))
+        })
+        .collect();
+    nets.sort_unstable();
+    let mut widest: Option<(u32, usize)> = None;
+    let mut found = Vec::new();
+    for &(first, last, i) in &nets {
+        if let Some((end, j)) = widest
+            && first <= end
+        {
+            found.push((j.min(i), j.max(i)));
+        }
+        if widest.is_none_or(|(end, _)| last > end) {
+            widest = Some((last, i));
+        }
+    }
+    found.sort_unstable();
+    for (a, b) in found {
+        let (Some(ca), Some(cb)) = (&d.segments[a].cidr, &d.segments[b].cidr) else {
+            continue;
+        };
+        let name = |k: usize| {
+            d.segments[k]
+                .name
+                .as_ref()
+                .map_or_else(|| format!("segment[{k}]"), |n| format!("\"{}\"", n.value))
+        };
+        diags.push(
+            Diagnostic::error(
+                format!("segment[{b}].cidr"),
+                format!("{} overlaps {} of segment {}", cb.value, ca.value, name(a)),
+            )
+            .value(cb.value.to_string())
+            .span(cb.span.clone())
+            .related(format!("{} is defined here", ca.value), ca.span.clone())
+            .hint("segments are isolated networks: give each its own, non-overlapping range"),
+        );
+    }
+}
+
+fn check_ssh_overlaps(d: &DraftLab, diags: &mut Vec<Diagnostic>) {
+    let mut ranges: Vec<(PortRange, usize)> = d
+        .segments
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.ssh_ports.as_ref().map(|p| (p.value, i)))
+        .collect();
+    ranges.sort_unstable();
+    let mut widest: Option<(u16, usize)> = None;
+    let mut found = Vec::new();
+    for &(r, i) in &ranges {
+        if let Some((end, j)) = widest
+            && r.start() <= end
+        {
+            found.push((j.min(i), j.max(i)));
+        }
+        if widest.is_none_or(|(end, _)| r.end() > end) {
+            widest = Some((r.end(), i));
+        }
+    }
+    found.sort_unstable();
+    for (a, b) in found {
+        let (Some(pa), Some(pb)) = (&d.segments[a].ssh_ports, &d.segments[b].ssh_ports) else {
+            continue;
+        };
+        diags.push(
+            Diagnostic::error(
+                format!("segment[{b}].ssh_ports"),
+                format!("\"{}\" overlaps \"{}\" of segment[{a}]", pb.value, pa.value),
+            )
+            .value(pb.value.to_string())
+            .span(pb.span.clone())
+            .related(format!("\"{}\" is defined here", pa.value), pa.span.clone())
+            .hint("each segment has its own SSH port range; pick one that no other segment uses"),
+        );
+    }
+}
+
+fn check_rule(
+    r: &DraftRule,
+    j: usize,
+    known: &HashMap<&str, usize>,
+    names_sorted: &[&str],
+    bad_names: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<AllowRule> {
+    let path = format!("policy.allow[{j}]");
+    let from = r.from.as_ref().and_then(|f| {
+        check_selector(
+            f,
+            &format!("{path}.from"),
+            known,
+            names_sorted,
+            bad_names,
+            diags,
+        )
+    });
+    let to = r.to.as_ref().and_then(|f| {
+        check_selector(
+            f,
+            &format!("{path}.to"),
+            known,
+            names_sorted,
+            bad_names,
+            diags,
+        )
+    });
+    let proto = r.proto.as_ref().map_or(Proto::Any, |p| p.value);
+    let mut ports = Vec::new();
+    let mut ok = true;
+    if let Some(pf) = &r.ports {
+        if !proto.has_ports() {
+            ok = false;
+            let what = if r.proto.is_some() {
+                format!("proto is \"{proto}\"")
+            } else {
+                "proto is not set (so it is \"any\")".to_owned()
+            };
+            diags.push(
+                Diagnostic::error(
+                    format!("{path}.ports"),
+                    format!("ports apply only to tcp or udp, but {what}"),
+                )
+                .value(
+                    pf.value
+                        .iter()
+                        .map(|p| p.value.to_string())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )
+                .span(pf.span.clone())
+                .hint(
+                    "add proto = \"tcp\" (or \"udp\"), or remove ports to allow the whole protocol",
+                ),
+            );
+        } else if pf.value.is_empty() {
+            ok = false;
+            diags.push(
+                Diagnostic::error(
+                    format!("{path}.ports"),
+                    "the port list is empty, so the rule allows nothing",
+                )
+                .span(pf.span.clone())
+                .hint(format!(
+                    "list ports, or remove `ports` to allow every {proto} port"
+                )),
+            );
+        } else {
+            ports = pf.value.iter().map(|p| p.value).collect();
+        }
+    }
+    let (from, to) = (from?, to?);
+    if let (Selector::Names(f), Selector::Names(t)) = (&from, &to) {
+        if f.len() == 1 && t.len() == 1 && f[0] == t[0] {
+            diags.push(
+                Diagnostic::warning(
+                    format!("{path}.to"),
+                    format!("the rule allows \"{}\" to reach itself; traffic within a segment is never filtered, so it does nothing", f[0]),
+                )
+                .span(r.to.as_ref().and_then(|t| t.span.clone()))
+                .hint("remove the rule"),
+            );
+        }
+    }
+    if matches!(&to, Selector::Names(t) if t.is_empty()) {
+        diags.push(
+            Diagnostic::warning(
+                format!("{path}.to"),
+                "the list is empty, so the rule allows nothing",
+            )
+            .span(r.to.as_ref().and_then(|t| t.span.clone()))
+            .hint("name the segments it should reach, or remove the rule"),
+        );
+    }
+    ok.then_some(AllowRule {
+        from,
+        to,
+        proto,
+        ports,
+    })
+}
+
+fn check_selector(
+    f: &Field<DraftSel>,
+    path: &str,
+    known: &HashMap<&str, usize>,
+    names_sorted: &[&str],
+    bad_names: &[String],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Selector> {
+    let names = match &f.value {
+        DraftSel::All => return Some(Selector::All),
+        DraftSel::Names(ns) => ns,
+    };
+    let mut out = Vec::with_capacity(names.len());
+    let mut ok = true;
+    for (k, n) in names.iter().enumerate() {
+        if known.contains_key(n.value.as_str()) {
+            if let Ok(name) = SegmentName::new(n.value.clone()) {
+                out.push(name);
+            }
+            continue;
+        }
+        ok = false;
+        // The segment's own (invalid) name was already reported.
+        if bad_names.iter().any(|b| *b == n.value) {
+            continue;
+        }
+        let p = if names.len() == 1 && matches!(&f.value, DraftSel::Names(_)) && f.span == n.span {
+            path.to_owned()
+        } else {
+            format!("{path}[{k}]")
+        };
+        let hint = match did_you_mean(&n.value, names_sorted.iter().copied()) {
+            Some(s) => format!("did you mean \"{s}\"?"),
+            None if names_sorted.is_empty() => {
+                "define the segment with [[segment]] first".to_owned()
+            }
+            None => format!("known segments: {}", list(names_sorted)),
+        };
+        diags.push(
+            Diagnostic::error(p, format!("no segment is called \"{}\"", n.value))
+                .value(n.value.clone())
+                .span(n.span.clone())
+                .hint(hint),
+        );
+    }
+    ok.then_some(Selector::Names(out))
+}
+
+fn list(names: &[&str]) -> String {
+    const MAX: usize = 12;
+    let mut s = names
+        .iter()
+        .take(MAX)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > MAX {
+        s.push_str(&format!(" and {} more", names.len() - MAX));
+    }
+    s
+}

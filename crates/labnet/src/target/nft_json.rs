@@ -1,0 +1,328 @@
+//! The libnftables JSON target (`nft -j -f`): the same objects as the nft script.
+//!
+//! Written directly as text, one command per line, instead of through a
+//! `serde_json::Value` tree: a 5000-segment lab has millions of elements, and
+//! the tree would cost gigabytes. Every string written is a validated name or
+//! an address, except comments, which go through `serde_json` for escaping.
+
+use std::fmt::Write as _;
+
+use super::names;
+use super::nft::l4_name;
+use super::{TableName, summary};
+use crate::cidr::Ipv4Cidr;
+use crate::ir::{PolicyIr, SourcePolicy};
+use crate::port::PortRange;
+
+struct Out<'a> {
+    o: String,
+    table: &'a str,
+    first: bool,
+}
+
+impl Out<'_> {
+    fn cmd(&mut self, verb: &str, body: &str) {
+        let sep = if self.first { "" } else { ",\n" };
+        self.first = false;
+        let _ = write!(self.o, "{sep}{{\"{verb}\": {body}}}");
+    }
+
+    fn obj(&self, kind: &str, fields: &str) -> String {
+        format!(
+            "{{\"{kind}\": {{\"family\": \"ip\", \"table\": \"{}\", {fields}}}}}",
+            self.table
+        )
+    }
+}
+
+fn prefix(c: Ipv4Cidr) -> String {
+    format!(
+        "{{\"prefix\": {{\"addr\": \"{}\", \"len\": {}}}}}",
+        c.addr(),
+        c.len()
+    )
+}
+
+fn port(r: PortRange) -> String {
+    if r.start() == r.end() {
+        r.start().to_string()
+    } else {
+        format!("{{\"range\": [{}, {}]}}", r.start(), r.end())
+    }
+}
+
+fn json_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
+    let mut w = Out {
+        o: String::with_capacity(8192),
+        table: table.as_str(),
+        first: true,
+    };
+    w.o.push_str("{\"nftables\": [\n");
+    w.cmd(
+        "metainfo",
+        &format!(
+            "{{\"json_schema_version\": 1, \"comment\": {}}}",
+            json_str(&format!("labnet ruleset for {}", summary(ir)))
+        ),
+    );
+    // Same create-delete-create transaction as the nft script.
+    let t = format!("{{\"table\": {{\"family\": \"ip\", \"name\": \"{table}\"}}}}");
+    w.cmd("add", &t);
+    w.cmd("delete", &t);
+    w.cmd("add", &t);
+
+    add_set(
+        &mut w,
+        names::LAB_SET,
+        "\"ipv4_addr\"",
+        ir.lab_nets.iter().map(|c| prefix(*c)),
+    );
+    if !ir.egress_nets.is_empty() {
+        add_set(
+            &mut w,
+            names::EGRESS_SET,
+            "\"ipv4_addr\"",
+            ir.egress_nets.iter().map(|c| prefix(*c)),
+        );
+    }
+    for sp in &ir.sources {
+        source_sets(&mut w, sp);
+    }
+    // Chains before the map whose elements jump to them.
+    for sp in &ir.sources {
+        let c = w.obj(
+            "chain",
+            &format!("\"name\": \"{}\"", names::chain(&sp.segment)),
+        );
+        w.cmd("add", &c);
+    }
+    let mut by_addr: Vec<&SourcePolicy> = ir.sources.iter().collect();
+    by_addr.sort_by_key(|s| s.cidr);
+    let elems: Vec<String> = by_addr
+        .iter()
+        .map(|s| {
+            format!(
+                "[{}, {{\"jump\": {{\"target\": \"{}\"}}}}]",
+                prefix(s.cidr),
+                names::chain(&s.segment)
+            )
+        })
+        .collect();
+    let m = w.obj(
+        "map",
+        &format!(
+            "\"name\": \"{}\", \"type\": \"ipv4_addr\", \"map\": \"verdict\", \"flags\": [\"interval\"], \"elem\": [{}]",
+            names::SOURCE_MAP,
+            elems.join(", ")
+        ),
+    );
+    w.cmd("add", &m);
+    for sp in &ir.sources {
+        source_rules(&mut w, sp);
+    }
+
+    let fwd = w.obj(
+        "chain",
+        &format!(
+            "\"name\": \"{}\", \"type\": \"filter\", \"hook\": \"forward\", \"prio\": 0, \"policy\": \"accept\"",
+            names::FORWARD
+        ),
+    );
+    w.cmd("add", &fwd);
+    let lab = format!("\"@{}\"", names::LAB_SET);
+    let saddr = "{\"payload\": {\"protocol\": \"ip\", \"field\": \"saddr\"}}";
+    let daddr = "{\"payload\": {\"protocol\": \"ip\", \"field\": \"daddr\"}}";
+    let m = |op: &str, left: &str, right: &str| {
+        format!("{{\"match\": {{\"op\": \"{op}\", \"left\": {left}, \"right\": {right}}}}}")
+    };
+    let ct = "{\"ct\": {\"key\": \"state\"}}";
+    rule(
+        &mut w,
+        names::FORWARD,
+        &[
+            &m("!=", saddr, &lab),
+            &m("!=", daddr, &lab),
+            "{\"accept\": null}",
+        ],
+        Some("not lab traffic"),
+    );
+    rule(
+        &mut w,
+        names::FORWARD,
+        &[
+            &m("in", ct, "[\"established\", \"related\"]"),
+            "{\"accept\": null}",
+        ],
+        Some("replies"),
+    );
+    rule(
+        &mut w,
+        names::FORWARD,
+        &[&m("in", ct, "\"invalid\""), "{\"drop\": null}"],
+        Some("invalid"),
+    );
+    let egress = format!("\"@{}\"", names::EGRESS_SET);
+    let oif = "{\"meta\": {\"key\": \"oifname\"}}";
+    let uplink = if ir.egress_nets.is_empty() {
+        None
+    } else {
+        ir.uplink.as_ref().map(|u| format!("\"{u}\""))
+    };
+    if let Some(up) = &uplink {
+        rule(
+            &mut w,
+            names::FORWARD,
+            &[
+                &m("==", saddr, &egress),
+                &m("!=", daddr, &lab),
+                &m("==", oif, up),
+                "{\"accept\": null}",
+            ],
+            Some("internet egress"),
+        );
+    }
+    let vmap = format!(
+        "{{\"vmap\": {{\"key\": {saddr}, \"data\": \"@{}\"}}}}",
+        names::SOURCE_MAP
+    );
+    rule(&mut w, names::FORWARD, &[&vmap], None);
+    rule(
+        &mut w,
+        names::FORWARD,
+        &["{\"drop\": null}"],
+        Some("default deny"),
+    );
+
+    if let Some(up) = &uplink {
+        let post = w.obj(
+            "chain",
+            &format!(
+                "\"name\": \"{}\", \"type\": \"nat\", \"hook\": \"postrouting\", \"prio\": 100, \"policy\": \"accept\"",
+                names::POSTROUTING
+            ),
+        );
+        w.cmd("add", &post);
+        rule(
+            &mut w,
+            names::POSTROUTING,
+            &[
+                &m("==", saddr, &egress),
+                &m("!=", daddr, &lab),
+                &m("==", oif, up),
+                "{\"masquerade\": null}",
+            ],
+            Some("internet egress"),
+        );
+    }
+    w.o.push_str("\n]}\n");
+    w.o
+}
+
+fn add_set(w: &mut Out<'_>, name: &str, ty: &str, elems: impl Iterator<Item = String>) {
+    let elems: Vec<String> = elems.collect();
+    let s = w.obj(
+        "set",
+        &format!(
+            "\"name\": \"{name}\", \"type\": {ty}, \"flags\": [\"interval\"], \"elem\": [{}]",
+            elems.join(", ")
+        ),
+    );
+    w.cmd("add", &s);
+}
+
+fn source_sets(w: &mut Out<'_>, sp: &SourcePolicy) {
+    if !sp.any.is_empty() {
+        add_set(
+            w,
+            &names::any_set(&sp.segment),
+            "\"ipv4_addr\"",
+            sp.any.iter().map(|c| prefix(*c)),
+        );
+    }
+    if !sp.protos.is_empty() {
+        add_set(
+            w,
+            &names::proto_set(&sp.segment),
+            "[\"ipv4_addr\", \"inet_proto\"]",
+            sp.protos
+                .iter()
+                .map(|(c, l4)| format!("{{\"concat\": [{}, \"{}\"]}}", prefix(*c), l4_name(*l4))),
+        );
+    }
+    if !sp.services.is_empty() {
+        add_set(
+            w,
+            &names::svc_set(&sp.segment),
+            "[\"ipv4_addr\", \"inet_proto\", \"inet_service\"]",
+            sp.services.iter().map(|(c, l4, r)| {
+                format!(
+                    "{{\"concat\": [{}, \"{}\", {}]}}",
+                    prefix(*c),
+                    l4_name(*l4),
+                    port(*r)
+                )
+            }),
+        );
+    }
+}
+
+fn source_rules(w: &mut Out<'_>, sp: &SourcePolicy) {
+    let chain = names::chain(&sp.segment);
+    let daddr = "{\"payload\": {\"protocol\": \"ip\", \"field\": \"daddr\"}}";
+    let l4 = "{\"meta\": {\"key\": \"l4proto\"}}";
+    let dport = "{\"payload\": {\"protocol\": \"th\", \"field\": \"dport\"}}";
+    let m = |left: &str, right: &str| {
+        format!("{{\"match\": {{\"op\": \"==\", \"left\": {left}, \"right\": {right}}}}}")
+    };
+    rule(
+        w,
+        &chain,
+        &[&m(daddr, &prefix(sp.cidr)), "{\"accept\": null}"],
+        Some("same segment"),
+    );
+    if !sp.any.is_empty() {
+        let r = format!("\"@{}\"", names::any_set(&sp.segment));
+        rule(w, &chain, &[&m(daddr, &r), "{\"accept\": null}"], None);
+    }
+    if !sp.protos.is_empty() {
+        let r = format!("\"@{}\"", names::proto_set(&sp.segment));
+        rule(
+            w,
+            &chain,
+            &[
+                &m(&format!("{{\"concat\": [{daddr}, {l4}]}}"), &r),
+                "{\"accept\": null}",
+            ],
+            None,
+        );
+    }
+    if !sp.services.is_empty() {
+        let r = format!("\"@{}\"", names::svc_set(&sp.segment));
+        rule(
+            w,
+            &chain,
+            &[
+                &m(l4, "{\"set\": [\"tcp\", \"udp\"]}"),
+                &m(&format!("{{\"concat\": [{daddr}, {l4}, {dport}]}}"), &r),
+                "{\"accept\": null}",
+            ],
+            None,
+        );
+    }
+}
+
+fn rule(w: &mut Out<'_>, chain: &str, expr: &[&str], comment: Option<&str>) {
+    let comment = comment.map_or_else(String::new, |c| format!(", \"comment\": {}", json_str(c)));
+    let r = w.obj(
+        "rule",
+        &format!(
+            "\"chain\": \"{chain}\", \"expr\": [{}]{comment}",
+            expr.join(", ")
+        ),
+    );
+    w.cmd("add", &r);
+}

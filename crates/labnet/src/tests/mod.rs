@@ -1,0 +1,6 @@
+//! labnet's own tests: properties, lab-file diagnostics, snapshots, queries.
+
+mod labfile_errors;
+mod properties;
+mod queries;
+mod snapshots;
