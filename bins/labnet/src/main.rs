@@ -1,0 +1,154 @@
+//! `labnet`: check, compile and query a lab's segment routing policy.
+//!
+//! A thin binary over the `labnet` library: the flags of `compile` and
+//! `query` are the library's own option structs, flattened.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use labnet::query::Query;
+use labnet::target::CompileOptions;
+
+/// Exit status: success (valid lab, allowed query).
+pub(crate) const EXIT_OK: u8 = 0;
+/// Exit status: the lab is invalid, or the query is denied or only partly allowed.
+pub(crate) const EXIT_FAIL: u8 = 1;
+/// Exit status: usage error, or a file could not be read or written.
+pub(crate) const EXIT_USAGE: u8 = 2;
+
+const AFTER_HELP: &str = "\
+LAB is a lab file (TOML, see docs/lab-file.md), or - for standard input.
+Without LAB, commands use the built-in reference lab (print it with `labnet reference`).
+
+Exit status:
+  0  success: the lab is valid, the output was written, the query is allowed
+  1  the lab is invalid, or the query is denied or only partly allowed
+  2  usage error, or a file could not be read or written
+
+Environment:
+  NO_COLOR  set to anything to turn colour off (as --color never)";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "labnet",
+    version,
+    about = "Check, compile and query the segment routing policy of a labkit lab",
+    after_help = AFTER_HELP,
+    propagate_version = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    #[command(flatten)]
+    global: Global,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// When to colour diagnostics on standard error.
+    #[arg(long, value_enum, default_value_t = ColorWhen::Auto, global = true)]
+    color: ColorWhen,
+    /// Do not print warnings or progress, only errors and data.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// For people.
+    Text,
+    /// For programs: one JSON document on standard output.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum MatrixFormat {
+    /// An aligned table.
+    Text,
+    /// One JSON document.
+    Json,
+    /// A Markdown table.
+    Markdown,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate a lab file and print a summary.
+    Check {
+        /// Lab file; default: the built-in reference lab.
+        lab: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Compile the routing policy for nftables, libnftables JSON or iptables.
+    Compile {
+        /// Lab file; default: the built-in reference lab.
+        lab: Option<PathBuf>,
+        #[command(flatten)]
+        opts: CompileOptions,
+        /// Write here instead of standard output (replaced atomically; nothing is written if the lab is invalid).
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Print the segment-by-segment reachability matrix, internet egress included.
+    Matrix {
+        /// Lab file; default: the built-in reference lab.
+        lab: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = MatrixFormat::Text)]
+        format: MatrixFormat,
+    },
+    /// Ask whether one segment may reach another (or an address), and which rule decides.
+    Query {
+        /// Lab file; default: the built-in reference lab.
+        lab: Option<PathBuf>,
+        #[command(flatten)]
+        query: Query,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print the built-in reference lab as a lab file, to start your own from.
+    Reference,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help and version go to stdout with status 0; usage errors to stderr with 2.
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let out = output::Output::new(cli.global.color, cli.global.quiet);
+    match commands::run(cli.command, &out) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            out.error(&format!("{e:#}"));
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}
