@@ -4,6 +4,9 @@
 //!
 //! Nothing here sends a packet; the packet-level proof is a separate test.
 
+// Test helpers: a failed expectation is a failed test.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
 use labkit_tests::{Netns, have, netns_or_skip, skip, stderr};
 use labnet::target::{CompileOptions, TableName, Target, compile};
 use labnet::testkit::{arb_lab, arb_lab_with_packets, nft_eval};

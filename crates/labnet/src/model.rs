@@ -149,22 +149,12 @@ impl Lab {
         info: LabInfo,
         segments: Vec<Segment>,
         rules: Vec<AllowRule>,
+        resolved: Vec<Resolved>,
     ) -> Self {
         let index: HashMap<SegmentName, u32> = segments
             .iter()
             .enumerate()
             .map(|(i, s)| (s.name.clone(), u32::try_from(i).unwrap_or(u32::MAX)))
-            .collect();
-        let resolve = |sel: &Selector| match sel {
-            Selector::All => None,
-            Selector::Names(ns) => Some(ns.iter().filter_map(|n| index.get(n).copied()).collect()),
-        };
-        let resolved = rules
-            .iter()
-            .map(|r| Resolved {
-                from: resolve(&r.from),
-                to: resolve(&r.to),
-            })
             .collect();
         Self {
             info,
@@ -271,6 +261,6 @@ impl LabBuilder {
 
     /// Validate and build. Errors carry every problem found, as for a file.
     pub fn build(self) -> Result<Lab, crate::diag::Diagnostics> {
-        crate::labfile::validate_builder(self)
+        crate::labfile::validate_builder(&self)
     }
 }

@@ -5,6 +5,7 @@
 //! safe in all of them rather than escaped differently in each.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -43,15 +44,17 @@ pub enum NameError {
 macro_rules! string_newtype {
     ($(#[$m:meta])* $name:ident, $check:path) => {
         $(#[$m])*
+        // Arc: a name is referenced from every rule that lists it, millions of
+        // times in large labs; clones must not allocate.
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
-        pub struct $name(String);
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Validate and wrap.
             pub fn new(s: impl Into<String>) -> Result<Self, NameError> {
-                let s = s.into();
+                let s: String = s.into();
                 $check(&s)?;
-                Ok(Self(s))
+                Ok(Self(s.into()))
             }
 
             /// The name as written.
@@ -71,6 +74,12 @@ macro_rules! string_newtype {
             type Err = NameError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::new(s)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
             }
         }
 

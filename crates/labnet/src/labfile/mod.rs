@@ -172,18 +172,18 @@ fn toml_error(e: &toml_span::Error) -> Diagnostic {
 }
 
 /// The builder path: the same semantic checks, without spans.
-pub(crate) fn validate_builder(b: LabBuilder) -> Result<Lab, Diagnostics> {
+pub(crate) fn validate_builder(b: &LabBuilder) -> Result<Lab, Diagnostics> {
     use crate::model::Selector;
     use read::{DraftDhcp, DraftLab, DraftRule, DraftSegment, DraftSel};
 
-    let sel = |s: &Selector| match s {
-        Selector::All => DraftSel::All,
-        Selector::Names(ns) => DraftSel::Names(
-            ns.iter()
-                .map(|n| Field::code(n.as_str().to_owned()))
-                .collect(),
-        ),
-    };
+    fn sel(s: &Selector) -> DraftSel<'_> {
+        match s {
+            Selector::All => DraftSel::All,
+            Selector::Names(ns) => {
+                DraftSel::Names(ns.iter().map(|n| Field::code(n.as_str())).collect())
+            }
+        }
+    }
     let draft = DraftLab {
         lab_span: Some(0..0),
         name: Some(Field::code(b.info.name.clone())),

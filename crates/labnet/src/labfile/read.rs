@@ -18,7 +18,7 @@ use crate::proto::Proto;
 pub const LABNET_SECTIONS: &[&str] = &["lab", "segment", "policy"];
 
 #[derive(Debug, Default)]
-pub(crate) struct DraftLab {
+pub(crate) struct DraftLab<'a> {
     pub(crate) lab_span: Option<Span>,
     pub(crate) name: Option<Field<LabName>>,
     pub(crate) domain: Option<Field<DomainName>>,
@@ -27,7 +27,7 @@ pub(crate) struct DraftLab {
     /// Names written for segments whose name was invalid: rules naming them are not
     /// reported again as unknown.
     pub(crate) bad_names: Vec<String>,
-    pub(crate) rules: Vec<DraftRule>,
+    pub(crate) rules: Vec<DraftRule<'a>>,
 }
 
 #[derive(Debug, Default)]
@@ -48,27 +48,28 @@ pub(crate) struct DraftDhcp {
 }
 
 #[derive(Debug)]
-pub(crate) enum DraftSel {
+pub(crate) enum DraftSel<'a> {
     All,
-    Names(Vec<Field<String>>),
+    /// Borrowed from the parsed document: lists can hold millions of names.
+    Names(Vec<Field<&'a str>>),
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct DraftRule {
+pub(crate) struct DraftRule<'a> {
     pub(crate) span: Option<Span>,
-    pub(crate) from: Option<Field<DraftSel>>,
-    pub(crate) to: Option<Field<DraftSel>>,
+    pub(crate) from: Option<Field<DraftSel<'a>>>,
+    pub(crate) to: Option<Field<DraftSel<'a>>>,
     pub(crate) proto: Option<Field<Proto>>,
     /// `None` when absent; the outer span is the whole array.
     pub(crate) ports: Option<Field<Vec<Field<PortRange>>>>,
 }
 
 /// Read a whole document. `extra_sections` are top-level keys owned by other crates.
-pub(crate) fn read(
-    root: &Value<'_>,
+pub(crate) fn read<'a>(
+    root: &'a Value<'_>,
     extra_sections: &[&'static str],
     diags: &mut Vec<Diagnostic>,
-) -> DraftLab {
+) -> DraftLab<'a> {
     let mut draft = DraftLab::default();
     let Some(top) = root.as_table() else {
         return draft;
@@ -102,7 +103,7 @@ pub(crate) fn read(
     draft
 }
 
-fn read_lab(v: &Value<'_>, draft: &mut DraftLab, diags: &mut Vec<Diagnostic>) {
+fn read_lab(v: &Value<'_>, draft: &mut DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
     let Some(mut t) = TableReader::from_value(v, "lab", diags) else {
         return;
     };
@@ -195,7 +196,7 @@ fn array_of_tables<'a, 'de>(
     }
 }
 
-fn read_segments(v: &Value<'_>, draft: &mut DraftLab, diags: &mut Vec<Diagnostic>) {
+fn read_segments(v: &Value<'_>, draft: &mut DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
     for (i, item) in array_of_tables(v, "segment", "segment", diags)
         .into_iter()
         .enumerate()
@@ -376,7 +377,7 @@ fn port_range_value(
     }
 }
 
-fn read_policy(v: &Value<'_>, draft: &mut DraftLab, diags: &mut Vec<Diagnostic>) {
+fn read_policy<'a>(v: &'a Value<'_>, draft: &mut DraftLab<'a>, diags: &mut Vec<Diagnostic>) {
     let Some(mut t) = TableReader::from_value(v, "policy", diags) else {
         return;
     };
@@ -433,28 +434,30 @@ fn read_policy(v: &Value<'_>, draft: &mut DraftLab, diags: &mut Vec<Diagnostic>)
     t.finish(diags);
 }
 
-fn selector(v: &Value<'_>, path: &str, diags: &mut Vec<Diagnostic>) -> Option<Field<DraftSel>> {
+fn selector<'a>(
+    v: &'a Value<'_>,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Field<DraftSel<'a>>> {
     let sel = match v.as_ref() {
         ValueInner::String(s) if s == "*" => DraftSel::All,
-        ValueInner::String(s) => DraftSel::Names(vec![Field::at(s.to_string(), span_of(v))]),
+        ValueInner::String(_) => {
+            DraftSel::Names(vec![Field::at(v.as_str().unwrap_or_default(), span_of(v))])
+        }
         ValueInner::Array(items) => {
-            let mut names = Vec::new();
+            let mut names = Vec::with_capacity(items.len());
             for (k, it) in items.iter().enumerate() {
-                let p = format!("{path}[{k}]");
+                // Paths are built only for errors: lists can hold millions of names.
                 match it.as_str() {
                     Some("*") => diags.push(
-                        Diagnostic::error(&p, "\"*\" cannot be part of a list")
+                        Diagnostic::error(format!("{path}[{k}]"), "\"*\" cannot be part of a list")
                             .value("*")
                             .span(Some(span_of(it)))
                             .hint("write \"*\" on its own instead of the list"),
                     ),
-                    Some(_) => {
-                        if let Some(f) = expect_str(it, &p, diags) {
-                            names.push(f);
-                        }
-                    }
+                    Some(s) => names.push(Field::at(s, span_of(it))),
                     None => {
-                        let _ = expect_str(it, &p, diags);
+                        let _ = expect_str(it, &format!("{path}[{k}]"), diags);
                     }
                 }
             }

@@ -7,7 +7,7 @@ use super::read::{DraftLab, DraftRule, DraftSel};
 use super::walk::{Field, Span, did_you_mean};
 use crate::cidr::Ipv4Cidr;
 use crate::diag::Diagnostic;
-use crate::model::{AllowRule, DhcpRange, Lab, LabInfo, Segment, Selector};
+use crate::model::{AllowRule, DhcpRange, Lab, LabInfo, Resolved, Segment, Selector};
 use crate::names::SegmentName;
 use crate::port::PortRange;
 use crate::proto::Proto;
@@ -32,7 +32,7 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("240.0.0.0/4", "reserved (240.0.0.0/4)"),
 ];
 
-pub(crate) fn validate(d: DraftLab, diags: &mut Vec<Diagnostic>) -> Option<(Lab, Spans)> {
+pub(crate) fn validate(d: DraftLab<'_>, diags: &mut Vec<Diagnostic>) -> Option<(Lab, Spans)> {
     let errors_before = count_errors(diags);
     let mut spans = Spans::default();
 
@@ -109,11 +109,15 @@ pub(crate) fn validate(d: DraftLab, diags: &mut Vec<Diagnostic>) -> Option<(Lab,
     }
 
     // Rules.
-    let known: HashMap<&str, usize> = d
+    // Name to (index, name): rules resolve here once, and clone the segment's own name.
+    let known: HashMap<&str, (u32, &SegmentName)> = d
         .segments
         .iter()
         .enumerate()
-        .filter_map(|(i, s)| s.name.as_ref().map(|n| (n.value.as_str(), i)))
+        .filter_map(|(i, s)| {
+            let i = u32::try_from(i).ok()?;
+            s.name.as_ref().map(|n| (n.value.as_str(), (i, &n.value)))
+        })
         .collect();
     let mut names_sorted: Vec<&str> = known.keys().copied().collect();
     names_sorted.sort_unstable();
@@ -127,13 +131,14 @@ pub(crate) fn validate(d: DraftLab, diags: &mut Vec<Diagnostic>) -> Option<(Lab,
         return None;
     }
     let segments: Option<Vec<Segment>> = segments.into_iter().collect();
-    let rules: Option<Vec<AllowRule>> = rules.into_iter().collect();
+    let rules: Option<Vec<(AllowRule, Resolved)>> = rules.into_iter().collect();
     let info = LabInfo {
         name: d.name?.value,
         domain: d.domain?.value,
         uplink: d.uplink.map(|u| u.value),
     };
-    let lab = Lab::from_validated(info, segments?, rules?);
+    let (rules, resolved) = rules?.into_iter().unzip();
+    let lab = Lab::from_validated(info, segments?, rules, resolved);
     Some((lab, spans))
 }
 
@@ -294,7 +299,7 @@ fn check_dhcp(
     Some(range)
 }
 
-fn check_duplicate_names(d: &DraftLab, diags: &mut Vec<Diagnostic>) {
+fn check_duplicate_names(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
     let mut first: HashMap<&str, (usize, Option<Span>)> = HashMap::new();
     for (i, s) in d.segments.iter().enumerate() {
         let Some(n) = &s.name else { continue };
@@ -319,7 +324,7 @@ fn check_duplicate_names(d: &DraftLab, diags: &mut Vec<Diagnostic>) {
 }
 
 /// Sorted sweep: O(n log n), so a 5000-segment lab validates as fast as a 5-segment one feels.
-fn check_overlaps(d: &DraftLab, diags: &mut Vec<Diagnostic>) {
+fn check_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
     let mut nets: Vec<(u32, u32, usize)> = d
         .segments
         .iter()
@@ -367,7 +372,7 @@ fn check_overlaps(d: &DraftLab, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_ssh_overlaps(d: &DraftLab, diags: &mut Vec<Diagnostic>) {
+fn check_ssh_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
     let mut ranges: Vec<(PortRange, usize)> = d
         .segments
         .iter()
@@ -406,13 +411,13 @@ fn check_ssh_overlaps(d: &DraftLab, diags: &mut Vec<Diagnostic>) {
 }
 
 fn check_rule(
-    r: &DraftRule,
+    r: &DraftRule<'_>,
     j: usize,
-    known: &HashMap<&str, usize>,
+    known: &HashMap<&str, (u32, &SegmentName)>,
     names_sorted: &[&str],
     bad_names: &[String],
     diags: &mut Vec<Diagnostic>,
-) -> Option<AllowRule> {
+) -> Option<(AllowRule, Resolved)> {
     let path = format!("policy.allow[{j}]");
     let from = r.from.as_ref().and_then(|f| {
         check_selector(
@@ -478,7 +483,7 @@ fn check_rule(
             ports = pf.value.iter().map(|p| p.value).collect();
         }
     }
-    let (from, to) = (from?, to?);
+    let ((from, from_ix), (to, to_ix)) = (from?, to?);
     if let (Selector::Names(f), Selector::Names(t)) = (&from, &to) {
         if f.len() == 1 && t.len() == 1 && f[0] == t[0] {
             diags.push(
@@ -501,38 +506,44 @@ fn check_rule(
             .hint("name the segments it should reach, or remove the rule"),
         );
     }
-    ok.then_some(AllowRule {
-        from,
-        to,
-        proto,
-        ports,
-    })
+    ok.then_some((
+        AllowRule {
+            from,
+            to,
+            proto,
+            ports,
+        },
+        Resolved {
+            from: from_ix,
+            to: to_ix,
+        },
+    ))
 }
 
 fn check_selector(
-    f: &Field<DraftSel>,
+    f: &Field<DraftSel<'_>>,
     path: &str,
-    known: &HashMap<&str, usize>,
+    known: &HashMap<&str, (u32, &SegmentName)>,
     names_sorted: &[&str],
     bad_names: &[String],
     diags: &mut Vec<Diagnostic>,
-) -> Option<Selector> {
+) -> Option<(Selector, Option<Vec<u32>>)> {
     let names = match &f.value {
-        DraftSel::All => return Some(Selector::All),
+        DraftSel::All => return Some((Selector::All, None)),
         DraftSel::Names(ns) => ns,
     };
     let mut out = Vec::with_capacity(names.len());
+    let mut ix = Vec::with_capacity(names.len());
     let mut ok = true;
     for (k, n) in names.iter().enumerate() {
-        if known.contains_key(n.value.as_str()) {
-            if let Ok(name) = SegmentName::new(n.value.clone()) {
-                out.push(name);
-            }
+        if let Some((i, name)) = known.get(n.value) {
+            out.push((*name).clone());
+            ix.push(*i);
             continue;
         }
         ok = false;
         // The segment's own (invalid) name was already reported.
-        if bad_names.iter().any(|b| *b == n.value) {
+        if bad_names.iter().any(|b| b == n.value) {
             continue;
         }
         let p = if names.len() == 1 && matches!(&f.value, DraftSel::Names(_)) && f.span == n.span {
@@ -540,7 +551,7 @@ fn check_selector(
         } else {
             format!("{path}[{k}]")
         };
-        let hint = match did_you_mean(&n.value, names_sorted.iter().copied()) {
+        let hint = match did_you_mean(n.value, names_sorted.iter().copied()) {
             Some(s) => format!("did you mean \"{s}\"?"),
             None if names_sorted.is_empty() => {
                 "define the segment with [[segment]] first".to_owned()
@@ -549,12 +560,12 @@ fn check_selector(
         };
         diags.push(
             Diagnostic::error(p, format!("no segment is called \"{}\"", n.value))
-                .value(n.value.clone())
+                .value(n.value)
                 .span(n.span.clone())
                 .hint(hint),
         );
     }
-    ok.then_some(Selector::Names(out))
+    ok.then_some((Selector::Names(out), Some(ix)))
 }
 
 fn list(names: &[&str]) -> String {

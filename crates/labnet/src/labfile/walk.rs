@@ -179,7 +179,7 @@ impl<'a, 'de> TableReader<'a, 'de> {
 
     /// Report every key not read, with a suggestion from `known` keys.
     pub fn finish(self, diags: &mut Vec<Diagnostic>) {
-        for (k, _) in self.table {
+        for k in self.table.keys() {
             if self.used.contains(&k.name.as_ref()) {
                 continue;
             }

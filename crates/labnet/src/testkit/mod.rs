@@ -261,7 +261,6 @@ pub fn arb_packet(lab: &Lab) -> impl Strategy<Value = Packet> + use<> {
     ports.sort_unstable();
     ports.dedup();
     let addr = {
-        let nets = nets.clone();
         prop_oneof![
             4 => (0..nets.len(), any::<u32>()).prop_map(move |(i, off)| {
                 let c = nets[i];

@@ -16,11 +16,14 @@ use serde_json::Value;
 
 use crate::decide::{CtState, Packet};
 
+/// One inclusive interval per concatenated field of an element key.
+type Key = Vec<(u64, u64)>;
+
 /// A parsed ruleset.
 #[derive(Debug, Default)]
 pub struct Ruleset {
-    sets: HashMap<String, Vec<Vec<(u64, u64)>>>,
-    maps: HashMap<String, Vec<(Vec<(u64, u64)>, Verdict)>>,
+    sets: HashMap<String, Vec<Key>>,
+    maps: HashMap<String, Vec<(Key, Verdict)>>,
     chains: HashMap<String, Chain>,
 }
 

@@ -19,6 +19,8 @@ fn cfg() -> ProptestConfig {
         cases: CASES,
         // Shrinking a 64-segment lab is slow and the seed is printed anyway.
         max_shrink_iters: 256,
+        // Failures are reproduced from the printed seed; no regression files in the tree.
+        failure_persistence: None,
         ..ProptestConfig::default()
     }
 }

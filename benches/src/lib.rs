@@ -1,0 +1,87 @@
+//! Helpers shared by the benchmarks and the `synth` generator.
+
+use std::fmt::Write as _;
+
+use labnet::{Lab, Proto, Selector};
+
+/// Segment counts every benchmark and the peer comparison run at.
+pub const SIZES: &[usize] = &[5, 50, 200, 1000, 5000];
+
+/// The same policy as Aerleon YAML: (networks.yaml, services.yaml, policy.yaml).
+///
+/// One Aerleon term per labnet allow rule, with the rule's destinations as a
+/// network group; internet egress is one term per lab (Aerleon's nftables
+/// generator has no NAT, so masquerading is not part of the comparison).
+#[must_use]
+pub fn aerleon_policy(lab: &Lab) -> (String, String, String) {
+    let segs = lab.segments();
+    let mut nets = String::from("networks:\n");
+    for s in segs {
+        let _ = write!(
+            nets,
+            "  {}:\n    values:\n      - address: {}\n",
+            net_name(s.name.as_str()),
+            s.cidr
+        );
+    }
+    let _ = writeln!(nets, "  LAB:\n    values:");
+    for s in segs {
+        let _ = writeln!(nets, "      - address: {}", s.cidr);
+    }
+    let egress: Vec<_> = segs.iter().filter(|s| s.internet).collect();
+    if !egress.is_empty() {
+        let _ = writeln!(nets, "  EGRESS:\n    values:");
+        for s in &egress {
+            let _ = writeln!(nets, "      - address: {}", s.cidr);
+        }
+    }
+    let mut services = String::from("services:\n");
+    let mut policy = String::from(
+        "filters:\n  - header:\n      targets:\n        nftables: inet forward\n    terms:\n",
+    );
+    for (i, r) in lab.rules().iter().enumerate() {
+        let from = match &r.from {
+            Selector::Names(ns) if ns.len() == 1 => net_name(ns[0].as_str()),
+            _ => continue,
+        };
+        let Selector::Names(to) = &r.to else { continue };
+        let group = format!("R{i}_DST");
+        let _ = writeln!(nets, "  {group}:\n    values:");
+        for n in to {
+            if let Some(s) = lab.segment(n.as_str()) {
+                let _ = writeln!(nets, "      - address: {}", s.cidr);
+            }
+        }
+        let _ = write!(
+            policy,
+            "      - name: r{i}\n        source-address: {from}\n        destination-address: {group}\n"
+        );
+        if r.proto != Proto::Any {
+            let _ = writeln!(policy, "        protocol: {}", r.proto);
+        }
+        if !r.ports.is_empty() {
+            let svc = format!("R{i}_PORTS");
+            let _ = writeln!(services, "  {svc}:");
+            for p in &r.ports {
+                let _ = writeln!(services, "    - port: {p}\n      protocol: {}", r.proto);
+            }
+            let _ = writeln!(policy, "        destination-port: {svc}");
+        }
+        let _ = writeln!(policy, "        action: accept");
+    }
+    if !egress.is_empty() {
+        let uplink = lab.info().uplink.as_ref().map_or("eno1", |u| u.as_str());
+        let _ = write!(
+            policy,
+            "      - name: internet-egress\n        source-address: EGRESS\n        destination-address-exclude: LAB\n        destination-interface: {uplink}\n        action: accept\n"
+        );
+    }
+    if services == "services:\n" {
+        services.push_str("  UNUSED:\n    - port: 1\n      protocol: tcp\n");
+    }
+    (nets, services, policy)
+}
+
+fn net_name(segment: &str) -> String {
+    format!("SEG_{}", segment.to_uppercase().replace('-', "_"))
+}
