@@ -135,7 +135,7 @@ pub struct Lab {
     info: LabInfo,
     #[serde(rename = "segment")]
     segments: Vec<Segment>,
-    #[serde(rename = "policy")]
+    #[serde(rename = "allow")]
     rules: Vec<AllowRule>,
     #[serde(skip)]
     resolved: Vec<Resolved>,

@@ -9,7 +9,6 @@ use crate::cidr::Ipv4Cidr;
 use crate::diag::Diagnostic;
 use crate::model::{AllowRule, DhcpRange, Lab, LabInfo, Resolved, Segment, Selector};
 use crate::names::SegmentName;
-use crate::port::PortRange;
 use crate::proto::Proto;
 
 /// Where each part of a validated lab was written (for "decided by the rule at line N").
@@ -195,16 +194,7 @@ fn check_gateway(
     };
     let field = format!("{path}.gateway");
     let ip = gw.value;
-    let problem = if !net.contains(ip) {
-        Some(format!("{ip} is outside the segment's network {net}"))
-    } else if ip == net.addr() {
-        Some(format!("{ip} is the network address of {net}"))
-    } else if ip == net.broadcast() {
-        Some(format!("{ip} is the broadcast address of {net}"))
-    } else {
-        None
-    };
-    match problem {
+    match not_a_host(net, ip) {
         None => Some(ip),
         Some(msg) => {
             let hint = net.first_host().map_or_else(
@@ -219,6 +209,19 @@ fn check_gateway(
             );
             None
         }
+    }
+}
+
+/// Why `ip` cannot be a host of `net`, if it cannot.
+fn not_a_host(net: Ipv4Cidr, ip: Ipv4Addr) -> Option<String> {
+    if !net.contains(ip) {
+        Some(format!("{ip} is outside the segment's network {net}"))
+    } else if ip == net.addr() {
+        Some(format!("{ip} is the network address of {net}"))
+    } else if ip == net.broadcast() {
+        Some(format!("{ip} is the broadcast address of {net}"))
+    } else {
+        None
     }
 }
 
@@ -323,22 +326,14 @@ fn check_duplicate_names(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Sorted sweep: O(n log n), so a 5000-segment lab validates as fast as a 5-segment one feels.
-fn check_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
-    let mut nets: Vec<(u32, u32, usize)> = d
-        .segments
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| {
-            s.cidr
-                .as_ref()
-                .map(|c| (c.value.first(), c.value.last(), i))
-        })
-        .collect();
-    nets.sort_unstable();
-    let mut widest: Option<(u32, usize)> = None;
+/// Pairs `(i, j)`, `i < j`, of inclusive ranges `(first, last, index)` that overlap one
+/// another, each reported against the widest earlier range. A sorted sweep: O(n log n),
+/// so a 5000-segment lab is checked as quickly as a small one.
+fn overlapping_pairs<T: Ord + Copy>(mut items: Vec<(T, T, usize)>) -> Vec<(usize, usize)> {
+    items.sort_unstable();
+    let mut widest: Option<(T, usize)> = None;
     let mut found = Vec::new();
-    for &(first, last, i) in &nets {
+    for &(first, last, i) in &items {
         if let Some((end, j)) = widest
             && first <= end
         {
@@ -349,6 +344,21 @@ fn check_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
         }
     }
     found.sort_unstable();
+    found
+}
+
+fn check_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
+    let found = overlapping_pairs(
+        d.segments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.cidr
+                    .as_ref()
+                    .map(|c| (c.value.first(), c.value.last(), i))
+            })
+            .collect(),
+    );
     for (a, b) in found {
         let (Some(ca), Some(cb)) = (&d.segments[a].cidr, &d.segments[b].cidr) else {
             continue;
@@ -373,26 +383,17 @@ fn check_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
 }
 
 fn check_ssh_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
-    let mut ranges: Vec<(PortRange, usize)> = d
-        .segments
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.ssh_ports.as_ref().map(|p| (p.value, i)))
-        .collect();
-    ranges.sort_unstable();
-    let mut widest: Option<(u16, usize)> = None;
-    let mut found = Vec::new();
-    for &(r, i) in &ranges {
-        if let Some((end, j)) = widest
-            && r.start() <= end
-        {
-            found.push((j.min(i), j.max(i)));
-        }
-        if widest.is_none_or(|(end, _)| r.end() > end) {
-            widest = Some((r.end(), i));
-        }
-    }
-    found.sort_unstable();
+    let found = overlapping_pairs(
+        d.segments
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                s.ssh_ports
+                    .as_ref()
+                    .map(|p| (p.value.start(), p.value.end(), i))
+            })
+            .collect(),
+    );
     for (a, b) in found {
         let (Some(pa), Some(pb)) = (&d.segments[a].ssh_ports, &d.segments[b].ssh_ports) else {
             continue;
