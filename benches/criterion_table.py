@@ -15,6 +15,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchfmt import fmt_b, fmt_s
+
 ROOT = Path(__file__).resolve().parent.parent
 CRIT = ROOT / "target" / "criterion"
 
@@ -24,24 +26,6 @@ def median(group, ident):
     if not p.exists():
         return None
     return json.loads(p.read_text())["median"]["point_estimate"] / 1e9  # ns -> s
-
-
-def fmt_s(x):
-    if x is None:
-        return "-"
-    if x < 1e-3:
-        return f"{x * 1e6:.1f} µs"
-    if x < 1:
-        return f"{x * 1e3:.2f} ms"
-    return f"{x:.2f} s"
-
-
-def fmt_b(n):
-    for unit in ["B", "KiB", "MiB", "GiB"]:
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def main():

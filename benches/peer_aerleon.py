@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchfmt import fmt_b, fmt_s
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benches" / "out"
 
@@ -62,22 +64,6 @@ def median_of(cmd, reps, **kw):
             return None, why, times
         times.append(dt)
     return statistics.median(times), None, times
-
-
-def fmt_s(x):
-    if x is None:
-        return "-"
-    return f"{x * 1000:.1f} ms" if x < 1 else f"{x:.2f} s"
-
-
-def fmt_b(n):
-    if n is None:
-        return "-"
-    for unit in ["B", "KiB", "MiB", "GiB"]:
-        if n < 1024:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"
 
 
 def main():

@@ -10,7 +10,7 @@ use labnet::labfile::{self, LabFile};
 use labnet::matrix::Matrix;
 use labnet::query::{Query, Verdict};
 use labnet::target::{CompileOptions, compile};
-use labnet::{Diagnostic, PolicyIr};
+use labnet::{Diagnostic, LoadError, PolicyIr};
 
 use crate::output::{Output, data};
 use crate::{Command, EXIT_FAIL, EXIT_OK, Format, MatrixFormat};
@@ -35,18 +35,18 @@ fn load(lab: Option<&Path>) -> Result<Result<LabFile, labnet::Diagnostics>> {
     let Some(path) = lab else {
         return Ok(Ok(labfile::builtin()));
     };
-    let (name, text) = if path == Path::new("-") {
-        let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("cannot read the lab file from standard input")?;
-        ("<stdin>".to_owned(), s)
-    } else {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read lab file {}", path.display()))?;
-        (path.display().to_string(), text)
-    };
-    Ok(labfile::parse(&name, &text))
+    if path != Path::new("-") {
+        return match labfile::load(path) {
+            Ok(f) => Ok(Ok(f)),
+            Err(LoadError::Invalid(d)) => Ok(Err(d)),
+            Err(e) => Err(e.into()),
+        };
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the lab file from standard input")?;
+    Ok(labfile::parse("<stdin>", &text))
 }
 
 /// Load, print diagnostics, and hand back a valid lab or the exit status for an invalid one.

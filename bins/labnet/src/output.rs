@@ -35,18 +35,15 @@ impl Output {
         }
     }
 
-    fn word(&self, word: &str, on: &str) -> String {
-        if self.color {
-            format!("{on}{word}\x1b[0m")
-        } else {
-            word.to_owned()
-        }
+    /// "error", coloured as the library's diagnostics colour it.
+    fn error_word(&self) -> String {
+        let s = self.style();
+        format!("{}error{}", s.error, s.reset)
     }
 
     /// A fatal error (usage, I/O).
     pub(crate) fn error(&self, msg: &str) {
-        let w = self.word("error", "\x1b[1;31m");
-        let _ = writeln!(io::stderr().lock(), "{w}: {msg}");
+        let _ = writeln!(io::stderr().lock(), "{}: {msg}", self.error_word());
     }
 
     /// Progress and notes; suppressed by `--quiet`.
@@ -70,10 +67,10 @@ impl Output {
         let _ = err.write_all(shown.render(&self.style()).as_bytes());
         let n = d.errors().count();
         if n > 0 {
-            let w = self.word("error", "\x1b[1;31m");
             let _ = writeln!(
                 err,
-                "{w}: {} is not a valid lab: {n} error{}",
+                "{}: {} is not a valid lab: {n} error{}",
+                self.error_word(),
                 d.source().name(),
                 if n == 1 { "" } else { "s" }
             );

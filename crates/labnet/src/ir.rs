@@ -112,6 +112,17 @@ impl PolicyIr {
         }
     }
 
+    /// The uplink, when some segment has internet egress (validation guarantees one
+    /// then); `None` means no egress rule and no NAT chain at all.
+    #[must_use]
+    pub fn egress_uplink(&self) -> Option<&str> {
+        if self.egress_nets.is_empty() {
+            None
+        } else {
+            self.uplink.as_ref().map(|u| u.as_str())
+        }
+    }
+
     /// Run the compiled structure on a packet: (accepted by the filter, masqueraded).
     ///
     /// This mirrors the rendered rulesets statement by statement; see the

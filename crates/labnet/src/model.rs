@@ -209,9 +209,7 @@ impl Lab {
     /// Index of the segment called `name`.
     #[must_use]
     pub fn segment_index(&self, name: &str) -> Option<u32> {
-        SegmentName::new(name)
-            .ok()
-            .and_then(|n| self.index.get(&n).copied())
+        self.index.get(name).copied()
     }
 
     /// Index of the segment whose network holds `ip`.

@@ -185,7 +185,8 @@ pub(crate) fn validate_builder(b: &LabBuilder) -> Result<Lab, Diagnostics> {
         }
     }
     let draft = DraftLab {
-        lab_span: Some(0..0),
+        lab_read: true,
+        lab_span: None,
         name: Some(Field::code(b.info.name.clone())),
         domain: Some(Field::code(b.info.domain.clone())),
         uplink: b.info.uplink.clone().map(Field::code),

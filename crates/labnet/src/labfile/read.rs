@@ -19,6 +19,8 @@ pub const LABNET_SECTIONS: &[&str] = &["lab", "segment", "policy"];
 
 #[derive(Debug, Default)]
 pub(crate) struct DraftLab<'a> {
+    /// Whether a `[lab]` table was read (its absence is reported on its own).
+    pub(crate) lab_read: bool,
     pub(crate) lab_span: Option<Span>,
     pub(crate) name: Option<Field<LabName>>,
     pub(crate) domain: Option<Field<DomainName>>,
@@ -107,6 +109,7 @@ fn read_lab(v: &Value<'_>, draft: &mut DraftLab<'_>, diags: &mut Vec<Diagnostic>
     let Some(mut t) = TableReader::from_value(v, "lab", diags) else {
         return;
     };
+    draft.lab_read = true;
     draft.lab_span = Some(t.span());
     draft.name = t
         .string("name", Some("add name = \"my-lab\" under [lab]"), diags)

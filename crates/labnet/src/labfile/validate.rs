@@ -90,7 +90,7 @@ pub(crate) fn validate(d: DraftLab<'_>, diags: &mut Vec<Diagnostic>) -> Option<(
         .segments
         .iter()
         .any(|s| s.internet.as_ref().is_none_or(|f| f.value));
-    if any_internet && d.uplink.is_none() && d.lab_span.is_some() {
+    if any_internet && d.uplink.is_none() && d.lab_read {
         let who = d
             .segments
             .iter()
@@ -547,7 +547,8 @@ fn check_selector(
         if bad_names.iter().any(|b| b == n.value) {
             continue;
         }
-        let p = if names.len() == 1 && matches!(&f.value, DraftSel::Names(_)) && f.span == n.span {
+        // A lone string shares its span with the field; list entries get an index.
+        let p = if f.span.is_some() && f.span == n.span {
             path.to_owned()
         } else {
             format!("{path}[{k}]")

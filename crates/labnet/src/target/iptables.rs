@@ -26,11 +26,7 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
     let post = format!("{p}-POSTROUTING");
     let masq = format!("{p}-MASQ");
     let src = |i: usize| format!("{p}-S{i}");
-    let uplink = if ir.egress_nets.is_empty() {
-        None
-    } else {
-        ir.uplink.as_ref()
-    };
+    let uplink = ir.egress_uplink();
 
     let mut o = String::with_capacity(8192);
     let _ = writeln!(o, "# labnet ruleset for {}.", summary(ir));

@@ -91,7 +91,7 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
         "\t\tct state established,related accept comment \"replies\""
     );
     let _ = writeln!(o, "\t\tct state invalid drop comment \"invalid\"");
-    if let Some(up) = egress_uplink(ir) {
+    if let Some(up) = ir.egress_uplink() {
         let _ = writeln!(
             o,
             "\t\tip saddr @{} ip daddr != @{lab} oifname \"{up}\" accept comment \"internet egress\"",
@@ -102,7 +102,7 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
     let _ = writeln!(o, "\t\tdrop comment \"default deny\"");
     let _ = writeln!(o, "\t}}");
 
-    if let Some(up) = egress_uplink(ir) {
+    if let Some(up) = ir.egress_uplink() {
         let _ = writeln!(o);
         let _ = writeln!(o, "\tchain {} {{", names::POSTROUTING);
         let _ = writeln!(
@@ -118,15 +118,6 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
     }
     let _ = writeln!(o, "}}");
     o
-}
-
-/// The uplink, when some segment has egress (validation guarantees one then).
-fn egress_uplink(ir: &PolicyIr) -> Option<&str> {
-    if ir.egress_nets.is_empty() {
-        None
-    } else {
-        ir.uplink.as_ref().map(|u| u.as_str())
-    }
 }
 
 fn addr_set(o: &mut String, name: &str, nets: &[Ipv4Cidr]) {

@@ -167,11 +167,7 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
     );
     let egress = format!("\"@{}\"", names::EGRESS_SET);
     let oif = "{\"meta\": {\"key\": \"oifname\"}}";
-    let uplink = if ir.egress_nets.is_empty() {
-        None
-    } else {
-        ir.uplink.as_ref().map(|u| format!("\"{u}\""))
-    };
+    let uplink = ir.egress_uplink().map(|u| format!("\"{u}\""));
     if let Some(up) = &uplink {
         rule(
             &mut w,
