@@ -19,6 +19,8 @@ pub mod decide;
 pub mod diag;
 pub mod error;
 pub mod ir;
+#[cfg(feature = "kernel")]
+pub mod kernel;
 pub mod labfile;
 pub mod matrix;
 pub mod model;

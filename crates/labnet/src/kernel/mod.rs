@@ -1,0 +1,219 @@
+//! labnet on the live kernel: load the compiled policy, read it back, diff,
+//! coexist with Docker's firewall, and roll back unconfirmed changes.
+//!
+//! Loading goes through netlink with libnftnl when the `nftnl` feature is on
+//! ([`Backend::Netlink`]); without it, and on request, through `nft -f`
+//! ([`Backend::Nft`]). Either way the whole table is replaced in one kernel
+//! transaction, so a failure leaves the previous ruleset exactly as it was.
+//! Reading back uses `nft list`, which prints the kernel's objects.
+
+pub mod coexist;
+pub mod confirm;
+pub mod doctor;
+pub mod listing;
+pub mod netns;
+pub mod nft_cli;
+#[cfg(feature = "nftnl")]
+pub mod nftnl;
+pub mod program;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ir::PolicyIr;
+use crate::model::Lab;
+use crate::target::{CompileOptions, TableName, Target, render};
+pub use listing::{Change, Listing};
+pub use netns::Netns;
+pub use program::Program;
+
+/// Something went wrong talking to the kernel or its tools.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KernelError {
+    /// A network namespace could not be used.
+    #[error("network namespace {name}: {what}")]
+    Netns {
+        /// Its name.
+        name: String,
+        /// What failed.
+        what: String,
+        /// Why.
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    /// The kernel refused a netlink message; the transaction was aborted.
+    #[error("the kernel refused to {what}; nothing was changed")]
+    Netlink {
+        /// The object of the refused message.
+        what: String,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A program labnet runs (`nft`, `iptables`) failed.
+    #[error("{what}")]
+    Tool {
+        /// Which program.
+        tool: String,
+        /// What failed, with its stderr.
+        what: String,
+        /// Why it could not run.
+        #[source]
+        source: Option<std::io::Error>,
+    },
+    /// The netlink backend was asked for in a build without it.
+    #[error(
+        "this labnet was built without netlink support (cargo feature `nftnl`); \
+         rebuild with `cargo install --features nftnl` (needs libnftnl-dev and libmnl-dev), \
+         or use `--backend nft`"
+    )]
+    NetlinkNotBuilt,
+    /// The compiled program is inconsistent (a labnet bug).
+    #[error("internal error building the netlink batch: {0}")]
+    Program(String),
+    /// Saving or reading labnet's state (rollback) failed.
+    #[error("{what}")]
+    State {
+        /// What failed.
+        what: String,
+        /// Why.
+        #[source]
+        source: Option<std::io::Error>,
+    },
+}
+
+/// How the ruleset reaches the kernel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Backend {
+    /// Netlink batch built with libnftnl when this build has it, else `nft -f`.
+    Auto,
+    /// One netlink batch built with libnftnl (cargo feature `nftnl`).
+    Netlink,
+    /// `nft -f` of the compiled script (needs the nftables package).
+    Nft,
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Self::Auto
+    }
+}
+
+impl Backend {
+    /// What `Auto` means in this build.
+    #[must_use]
+    pub fn resolve(self) -> Self {
+        match self {
+            Self::Auto if cfg!(feature = "nftnl") => Self::Netlink,
+            Self::Auto => Self::Nft,
+            b => b,
+        }
+    }
+    /// Name for messages.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Netlink => "netlink",
+            Self::Nft => "nft",
+        }
+    }
+}
+
+/// Load `ir` into table `table` of `ns`, replacing only that table, atomically.
+///
+/// # Errors
+/// The kernel or `nft` refused it (nothing changed), or the backend is missing.
+pub fn load(
+    ns: &Netns,
+    ir: &PolicyIr,
+    table: &TableName,
+    backend: Backend,
+) -> Result<Backend, KernelError> {
+    match backend.resolve() {
+        Backend::Netlink => {
+            let program = Program::build(ir, table);
+            load_program(ns, &program)?;
+            Ok(Backend::Netlink)
+        }
+        _ => {
+            let script = render(
+                ir,
+                &CompileOptions {
+                    target: Target::Nft,
+                    table: table.clone(),
+                },
+            );
+            nft_cli::load(ns, &script)?;
+            Ok(Backend::Nft)
+        }
+    }
+}
+
+/// Send a netlink program (one transaction) into `ns`.
+///
+/// # Errors
+/// The kernel refused a message, or this build lacks the `nftnl` feature.
+pub fn load_program(ns: &Netns, program: &Program) -> Result<(), KernelError> {
+    #[cfg(feature = "nftnl")]
+    {
+        ns.run(|| nftnl::load(program))?
+    }
+    #[cfg(not(feature = "nftnl"))]
+    {
+        let _ = (ns, program);
+        Err(KernelError::NetlinkNotBuilt)
+    }
+}
+
+/// What the kernel would hold for `lab`: the compiled script loaded into a
+/// throwaway namespace and listed there by the same `nft` that lists the live one.
+///
+/// # Errors
+/// Namespaces or `nft` are unavailable.
+pub fn expected_listing(lab: &Lab, table: &TableName) -> Result<Listing, KernelError> {
+    let scratch = Netns::throwaway("labnet-expected")?;
+    let ir = PolicyIr::build(lab);
+    load(&scratch, &ir, table, Backend::Nft)?;
+    let text = nft_cli::list_table(&scratch, table.as_str())?.unwrap_or_default();
+    Ok(Listing::parse(&text))
+}
+
+/// The live table, or `None` when it is not loaded.
+///
+/// # Errors
+/// `nft` failed.
+pub fn live_listing(ns: &Netns, table: &TableName) -> Result<Option<Listing>, KernelError> {
+    Ok(nft_cli::list_table(ns, table.as_str())?.map(|t| Listing::parse(&t)))
+}
+
+/// The difference between the live table in `ns` and the compiled `lab`;
+/// empty when in sync.
+///
+/// # Errors
+/// As [`expected_listing`] and [`live_listing`].
+pub fn drift(ns: &Netns, lab: &Lab, table: &TableName) -> Result<Vec<Change>, KernelError> {
+    let expected = expected_listing(lab, table)?;
+    Ok(match live_listing(ns, table)? {
+        None => vec![Change::TableMissing {
+            table: table.as_str().to_owned(),
+        }],
+        Some(live) => listing::diff(&live, &expected),
+    })
+}
+
+/// Remove labnet's table (and anything [`coexist`] added) from `ns`.
+///
+/// # Errors
+/// `nft` or `iptables` failed.
+pub fn remove(ns: &Netns, table: &TableName) -> Result<bool, KernelError> {
+    coexist::remove_docker(ns)?;
+    let present = nft_cli::list_table(ns, table.as_str())?.is_some();
+    if present {
+        nft_cli::run(ns, &["delete", "table", "ip", table.as_str()], None)?;
+    }
+    Ok(present)
+}
