@@ -26,6 +26,8 @@ pub mod matrix;
 pub mod model;
 pub mod names;
 pub mod port;
+#[cfg(feature = "proof")]
+pub mod proof;
 pub mod proto;
 pub mod query;
 pub mod reach;

@@ -71,7 +71,10 @@ pub fn docker_user_exists(ns: &Netns) -> Result<bool, KernelError> {
 }
 
 /// The `-S` lines of labnet's rules in DOCKER-USER.
-fn owned_rules(ns: &Netns) -> Result<Vec<String>, KernelError> {
+///
+/// # Errors
+/// `iptables` cannot run.
+pub fn owned_rules(ns: &Netns) -> Result<Vec<String>, KernelError> {
     if !docker_user_exists(ns)? {
         return Ok(Vec::new());
     }

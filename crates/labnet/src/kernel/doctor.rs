@@ -124,12 +124,21 @@ impl fmt::Display for Finding {
 /// `nft` cannot list the ruleset.
 pub fn examine(ns: &Netns, lab: &Lab, own_table: &str) -> Result<Vec<Finding>, KernelError> {
     let text = nft_cli::list_ruleset(ns)?;
-    Ok(examine_ruleset(&text, lab, own_table))
+    // nft does not print iptables' comment match, so labnet's DOCKER-USER
+    // rules are recognised through iptables itself.
+    let owned = !super::coexist::owned_rules(ns)?.is_empty();
+    Ok(examine_ruleset(&text, lab, own_table, owned))
 }
 
-/// [`examine`] on a listing already read.
+/// [`examine`] on a listing already read; `docker_user_owned`: labnet's
+/// accepts are in DOCKER-USER.
 #[must_use]
-pub fn examine_ruleset(text: &str, lab: &Lab, own_table: &str) -> Vec<Finding> {
+pub fn examine_ruleset(
+    text: &str,
+    lab: &Lab,
+    own_table: &str,
+    docker_user_owned: bool,
+) -> Vec<Finding> {
     let chains = parse_ruleset(text);
     let lab_nets: Vec<Ipv4Cidr> = lab.segments().iter().map(|s| s.cidr).collect();
     let foreign = |c: &&LiveChain| !(c.family == "ip" && c.table == own_table);
@@ -153,9 +162,10 @@ pub fn examine_ruleset(text: &str, lab: &Lab, own_table: &str) -> Vec<Finding> {
             }
             i += 1;
         }
-        let covered = reach
-            .iter()
-            .any(|c| c.rules.iter().any(|r| r.contains(OWNER_COMMENT)));
+        let covered = reach.iter().any(|c| {
+            (c.name == DOCKER_USER && docker_user_owned)
+                || c.rules.iter().any(|r| r.contains(OWNER_COMMENT))
+        });
         if base.policy_drop() && !covered {
             let docker = reach.iter().any(|c| c.name == DOCKER_USER);
             out.push(Finding {
@@ -322,7 +332,7 @@ table ip libvirt_network {
     #[test]
     fn finds_docker_drop_policy_libvirt_reject_and_masquerade() {
         let lab = Lab::reference();
-        let f = examine_ruleset(RULESET, &lab, "labnet");
+        let f = examine_ruleset(RULESET, &lab, "labnet", false);
         assert_eq!(f.len(), 3, "{f:#?}");
         assert!(f[0].chain.contains("filter chain FORWARD"));
         assert!(f[0].fix.contains("--coexist docker"));
@@ -336,13 +346,16 @@ table ip libvirt_network {
             "\t\tcounter packets 0 bytes 0 return",
             &format!("\t\tip saddr 10.0.0.0/22 counter packets 0 bytes 0 accept comment \"{OWNER_COMMENT}\"\n\t\tcounter packets 0 bytes 0 return"),
         );
-        let f = examine_ruleset(&with, &Lab::reference(), "labnet");
+        let f = examine_ruleset(&with, &Lab::reference(), "labnet", false);
+        assert!(f.iter().all(|x| !x.chain.contains("FORWARD")), "{f:#?}");
+        // As iptables-nft lists them: no comment, but iptables says they are ours.
+        let f = examine_ruleset(RULESET, &Lab::reference(), "labnet", true);
         assert!(f.iter().all(|x| !x.chain.contains("FORWARD")), "{f:#?}");
     }
 
     #[test]
     fn own_table_and_unrelated_rules_are_quiet() {
         let text = "table ip labnet {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tdrop\n\t}\n}\ntable ip other {\n\tchain f {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tip saddr 192.168.9.0/24 drop\n\t}\n}\n";
-        assert!(examine_ruleset(text, &Lab::reference(), "labnet").is_empty());
+        assert!(examine_ruleset(text, &Lab::reference(), "labnet", false).is_empty());
     }
 }
