@@ -27,6 +27,28 @@ pub(crate) fn run(cmd: Command, out: &Output) -> Result<u8> {
             data(labnet::reference::TOML)?;
             Ok(EXIT_OK)
         }
+        Command::Apply {
+            lab,
+            live,
+            opts,
+            format,
+        } => crate::live::apply(lab.as_deref(), &live, &opts, format, out),
+        Command::Diff { lab, live, format } => crate::live::diff(lab.as_deref(), &live, format, out),
+        Command::Status { lab, live, format } => {
+            crate::live::status(lab.as_deref(), &live, format, out)
+        }
+        Command::Confirm { live } => crate::live::confirm_cmd(&live, out),
+        Command::Doctor { lab, live, format } => {
+            crate::live::doctor_cmd(lab.as_deref(), &live, format, out)
+        }
+        Command::Remove { live } => crate::live::remove(&live, out),
+        Command::Verify {
+            lab,
+            backend,
+            timeout,
+            format,
+        } => crate::live::verify(lab.as_deref(), backend, timeout, format, out),
+        Command::Watchdog { record } => crate::live::watchdog(&record),
     }
 }
 
@@ -50,7 +72,7 @@ fn load(lab: Option<&Path>) -> Result<Result<LabFile, labnet::Diagnostics>> {
 }
 
 /// Load, print diagnostics, and hand back a valid lab or the exit status for an invalid one.
-fn load_reported(lab: Option<&Path>, out: &Output) -> Result<Result<LabFile, u8>> {
+pub(crate) fn load_reported(lab: Option<&Path>, out: &Output) -> Result<Result<LabFile, u8>> {
     match load(lab)? {
         Ok(f) => {
             out.diagnostics(f.warnings());

@@ -4,6 +4,7 @@
 //! `query` are the library's own option structs, flattened.
 
 mod commands;
+mod live;
 mod output;
 
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use labnet::kernel::{ApplyOptions, Backend, LiveOptions};
 use labnet::query::Query;
 use labnet::target::CompileOptions;
 
@@ -18,8 +20,10 @@ use labnet::target::CompileOptions;
 pub(crate) const EXIT_OK: u8 = 0;
 /// Exit status: the lab is invalid, or the query is denied or only partly allowed.
 pub(crate) const EXIT_FAIL: u8 = 1;
-/// Exit status: usage error, or a file could not be read or written.
+/// Exit status: usage error, or a file could not be read or written, or the kernel refused.
 pub(crate) const EXIT_USAGE: u8 = 2;
+/// Exit status: the live ruleset differs from the lab file (`diff`, `status`).
+pub(crate) const EXIT_DRIFT: u8 = 3;
 
 const AFTER_HELP: &str = "\
 LAB is a lab file (TOML, see docs/lab-file.md), or - for standard input.
@@ -27,11 +31,17 @@ Without LAB, commands use the built-in reference lab (print it with `labnet refe
 
 Exit status:
   0  success: the lab is valid, the output was written, the query is allowed
-  1  the lab is invalid, or the query is denied or only partly allowed
-  2  usage error, or a file could not be read or written
+  1  the lab is invalid; the query is denied or only partly allowed; verify saw
+     traffic differ from the lab file; doctor found problems; confirm found nothing pending
+  2  usage error, a file could not be read or written, or the kernel or a tool refused
+     (nothing was changed)
+  3  diff/status: the live ruleset differs from the lab file
 
 Environment:
-  NO_COLOR  set to anything to turn colour off (as --color never)";
+  NO_COLOR          set to anything to turn colour off (as --color never)
+  LABNET_STATE_DIR  where pending confirmations live (default /run/labnet)
+
+apply, diff, status, confirm, doctor, remove and verify need root.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -123,6 +133,78 @@ enum Command {
     },
     /// Print the built-in reference lab as a lab file, to start your own from.
     Reference,
+    /// Load the compiled policy into the kernel, replacing only labnet's table, atomically.
+    Apply {
+        /// Lab file; default: the built-in reference lab.
+        lab: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveOptions,
+        #[command(flatten)]
+        opts: ApplyOptions,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Compare the live table with the lab file; exit 3 on any difference.
+    Diff {
+        /// Lab file; default: the built-in reference lab.
+        lab: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveOptions,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Summarise the live table: loaded, in sync, counters, pending confirmation.
+    Status {
+        /// Lab file; default: the built-in reference lab.
+        lab: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveOptions,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Keep an apply made with --confirm-within (otherwise it is rolled back).
+    Confirm {
+        #[command(flatten)]
+        live: LiveOptions,
+    },
+    /// Find other firewall rules (Docker, libvirt) that drop, reject or rewrite allowed lab traffic.
+    Doctor {
+        /// Lab file; default: the built-in reference lab.
+        lab: Option<PathBuf>,
+        #[command(flatten)]
+        live: LiveOptions,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Remove labnet's table and its DOCKER-USER accepts.
+    Remove {
+        #[command(flatten)]
+        live: LiveOptions,
+    },
+    /// Prove the policy with real packets in throwaway namespaces; exit 1 on any difference.
+    Verify {
+        /// Lab file; default: the built-in reference lab.
+        lab: Option<PathBuf>,
+        /// How the ruleset is loaded into the test router.
+        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        backend: Backend,
+        /// Milliseconds after which a connection or echo counts as blocked.
+        #[arg(long, value_name = "MS", default_value_t = 1500)]
+        timeout: u64,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Internal: the rollback watchdog `apply --confirm-within` starts.
+    #[command(name = "__watchdog", hide = true)]
+    Watchdog {
+        /// The pending record.
+        record: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {

@@ -217,3 +217,40 @@ pub fn remove(ns: &Netns, table: &TableName) -> Result<bool, KernelError> {
     }
     Ok(present)
 }
+
+/// Where on the live kernel a command works; `labnet apply/diff/status/doctor`
+/// flatten this.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[serde(default, deny_unknown_fields)]
+pub struct LiveOptions {
+    /// Work in this network namespace (one `ip netns add NAME` made) instead of the host's.
+    #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
+    pub netns: Option<String>,
+    /// Name of labnet's own nftables table.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, value_name = "NAME", default_value = "labnet")
+    )]
+    pub table: TableName,
+}
+
+/// How `labnet apply` loads; the flags are this struct.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
+#[serde(default, deny_unknown_fields)]
+pub struct ApplyOptions {
+    /// Print what would change, change nothing.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub dry_run: bool,
+    /// How the ruleset reaches the kernel.
+    #[cfg_attr(feature = "clap", arg(long, value_enum, default_value_t = Backend::Auto))]
+    pub backend: Backend,
+    /// Make room in another tool's firewall (see docs/labnet.md).
+    #[cfg_attr(feature = "clap", arg(long, value_enum, value_name = "TOOL"))]
+    pub coexist: Vec<coexist::Coexist>,
+    /// Restore the previous ruleset unless `labnet confirm` comes within this time (e.g. 60s, 2m).
+    #[cfg_attr(feature = "clap", arg(long, value_name = "DURATION", value_parser = confirm::parse_duration))]
+    #[serde(skip)]
+    pub confirm_within: Option<std::time::Duration>,
+}
