@@ -56,7 +56,13 @@ fn a_refused_batch_changes_nothing() {
         return;
     };
     let ns = open(&ns);
-    kernel::load(&ns, &PolicyIr::build(&Lab::reference()), &table(), Backend::Netlink).unwrap();
+    kernel::load(
+        &ns,
+        &PolicyIr::build(&Lab::reference()),
+        &table(),
+        Backend::Netlink,
+    )
+    .unwrap();
     // Something else in the namespace that must survive too.
     nft_cli::load(&ns, "table inet other {\n chain c {\n type filter hook input priority 0; policy accept;\n }\n}\n")
         .unwrap();
@@ -97,11 +103,32 @@ fn nft_backend_replaces_only_its_table_and_drift_sees_hand_edits() {
     kernel::load(&ns, &PolicyIr::build(&lab), &table(), Backend::Nft).unwrap();
     assert_eq!(kernel::drift(&ns, &lab, &table()).unwrap(), vec![]);
 
-    nft_cli::run(&ns, &["add", "element", "ip", "labnet", "public_any", "{ 10.0.0.0/24 }"], None)
-        .unwrap();
     nft_cli::run(
         &ns,
-        &["insert", "rule", "ip", "labnet", "forward", "ip", "saddr", "203.0.113.9", "accept"],
+        &[
+            "add",
+            "element",
+            "ip",
+            "labnet",
+            "public_any",
+            "{ 10.0.0.0/24 }",
+        ],
+        None,
+    )
+    .unwrap();
+    nft_cli::run(
+        &ns,
+        &[
+            "insert",
+            "rule",
+            "ip",
+            "labnet",
+            "forward",
+            "ip",
+            "saddr",
+            "203.0.113.9",
+            "accept",
+        ],
         None,
     )
     .unwrap();
@@ -131,7 +158,13 @@ fn rollback_restores_the_saved_table_exactly() {
     let state = tempfile::tempdir().unwrap();
     let name = ns.name().to_owned();
     let ns = open(&ns);
-    kernel::load(&ns, &PolicyIr::build(&Lab::reference()), &table(), Backend::Auto).unwrap();
+    kernel::load(
+        &ns,
+        &PolicyIr::build(&Lab::reference()),
+        &table(),
+        Backend::Auto,
+    )
+    .unwrap();
     let before = nft_cli::list_table(&ns, "labnet").unwrap().unwrap();
 
     let record = state.path().join("pending.json");

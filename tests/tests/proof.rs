@@ -1,6 +1,11 @@
 //! The packet-level proof: real TCP and ICMP through the compiled ruleset in
 //! throwaway namespaces (anonymous, so they vanish with the test, pass or fail).
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::print_stderr)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 use std::process::Command;
 
@@ -99,7 +104,9 @@ fn iptables(ns: &Netns, args: &[&str]) -> Result<(), ProofError> {
     let out = ns.run(move || Command::new("iptables").args(&args).output())?;
     match out {
         Ok(o) if o.status.success() => Ok(()),
-        Ok(o) => Err(ProofError::Setup(String::from_utf8_lossy(&o.stderr).into_owned())),
+        Ok(o) => Err(ProofError::Setup(
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )),
         Err(e) => Err(ProofError::Setup(e.to_string())),
     }
 }
@@ -133,7 +140,8 @@ fn docker_forward_drop_breaks_the_lab_until_coexist_and_doctor_says_so() {
         assert!(
             findings
                 .iter()
-                .any(|f| f.chain.contains("filter chain FORWARD") && f.fix.contains("--coexist docker")),
+                .any(|f| f.chain.contains("filter chain FORWARD")
+                    && f.fix.contains("--coexist docker")),
             "{findings:#?}"
         );
         Ok(())
@@ -141,9 +149,7 @@ fn docker_forward_drop_breaks_the_lab_until_coexist_and_doctor_says_so() {
     .unwrap();
     assert!(!broken.passed());
     assert!(
-        broken
-            .mismatches()
-            .all(|p| p.expected && !p.observed),
+        broken.mismatches().all(|p| p.expected && !p.observed),
         "coexistence problems only ever block allowed traffic"
     );
 
@@ -161,4 +167,3 @@ fn docker_forward_drop_breaks_the_lab_until_coexist_and_doctor_says_so() {
     .unwrap();
     assert!(fixed.passed(), "{}", explain(&fixed));
 }
-

@@ -33,7 +33,9 @@ pub(crate) fn run(cmd: Command, out: &Output) -> Result<u8> {
             opts,
             format,
         } => crate::live::apply(lab.as_deref(), &live, &opts, format, out),
-        Command::Diff { lab, live, format } => crate::live::diff(lab.as_deref(), &live, format, out),
+        Command::Diff { lab, live, format } => {
+            crate::live::diff(lab.as_deref(), &live, format, out)
+        }
         Command::Status { lab, live, format } => {
             crate::live::status(lab.as_deref(), &live, format, out)
         }

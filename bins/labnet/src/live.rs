@@ -29,9 +29,10 @@ fn where_(live: &LiveOptions) -> String {
     format!(
         "table ip {} in {}",
         live.table,
-        live.netns
-            .as_deref()
-            .map_or_else(|| "the host's namespace".to_owned(), |n| format!("namespace {n}"))
+        live.netns.as_deref().map_or_else(
+            || "the host's namespace".to_owned(),
+            |n| format!("namespace {n}")
+        )
     )
 }
 
@@ -75,7 +76,10 @@ pub(crate) fn apply(
         if format == Format::Json {
             json(&report)?;
         } else if report.changes.is_empty() {
-            out.note(&format!("{} is in sync with the lab file; nothing would change", where_(live)));
+            out.note(&format!(
+                "{} is in sync with the lab file; nothing would change",
+                where_(live)
+            ));
         } else {
             for c in &report.changes {
                 data(&format!("{c}\n"))?;
@@ -97,7 +101,12 @@ pub(crate) fn apply(
         );
     }
     let armed = match opts.confirm_within {
-        Some(d) => Some(confirm::arm(&ns, live.netns.as_deref(), live.table.as_str(), d)?),
+        Some(d) => Some(confirm::arm(
+            &ns,
+            live.netns.as_deref(),
+            live.table.as_str(),
+            d,
+        )?),
         None => None,
     };
     let ir = PolicyIr::build(lab);
@@ -117,7 +126,8 @@ pub(crate) fn apply(
         report.coexist_rules = coexist::apply_docker(&ns, &ir.lab_nets)?;
     }
     if let Some((path, mut pending)) = armed {
-        let exe = std::env::current_exe().context("cannot find the labnet executable for the watchdog")?;
+        let exe = std::env::current_exe()
+            .context("cannot find the labnet executable for the watchdog")?;
         let child = {
             use std::os::unix::process::CommandExt as _;
             Command::new(exe)
@@ -161,7 +171,12 @@ pub(crate) fn apply(
     Ok(EXIT_OK)
 }
 
-pub(crate) fn diff(lab: Option<&Path>, live: &LiveOptions, format: Format, out: &Output) -> Result<u8> {
+pub(crate) fn diff(
+    lab: Option<&Path>,
+    live: &LiveOptions,
+    format: Format,
+    out: &Output,
+) -> Result<u8> {
     let file = match load_reported(lab, out)? {
         Ok(f) => f,
         Err(code) => return Ok(code),
@@ -182,7 +197,11 @@ pub(crate) fn diff(lab: Option<&Path>, live: &LiveOptions, format: Format, out: 
             changes.len()
         ));
     }
-    Ok(if changes.is_empty() { EXIT_OK } else { EXIT_DRIFT })
+    Ok(if changes.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_DRIFT
+    })
 }
 
 #[derive(Serialize)]
@@ -201,7 +220,12 @@ struct Status {
     netlink_built: bool,
 }
 
-pub(crate) fn status(lab: Option<&Path>, live: &LiveOptions, format: Format, out: &Output) -> Result<u8> {
+pub(crate) fn status(
+    lab: Option<&Path>,
+    live: &LiveOptions,
+    format: Format,
+    out: &Output,
+) -> Result<u8> {
     let file = match load_reported(lab, out)? {
         Ok(f) => f,
         Err(code) => return Ok(code),
@@ -261,13 +285,22 @@ pub(crate) fn status(lab: Option<&Path>, live: &LiveOptions, format: Format, out
                 t.push_str(&format!("  counter: {c}\n"));
             }
         }
-        t.push_str(&format!("  DOCKER-USER accepts owned by labnet: {}\n", s.docker_user_rules));
+        t.push_str(&format!(
+            "  DOCKER-USER accepts owned by labnet: {}\n",
+            s.docker_user_rules
+        ));
         if let Some(d) = s.pending_confirmation {
-            t.push_str(&format!("  waiting for `labnet confirm` until {d} (unix time)\n"));
+            t.push_str(&format!(
+                "  waiting for `labnet confirm` until {d} (unix time)\n"
+            ));
         }
         t.push_str(&format!(
             "  netlink loader: {}\n",
-            if s.netlink_built { "built in" } else { "not in this build (nft -f is used)" }
+            if s.netlink_built {
+                "built in"
+            } else {
+                "not in this build (nft -f is used)"
+            }
         ));
         data(&t)?;
     }
@@ -288,10 +321,19 @@ pub(crate) fn confirm_cmd(live: &LiveOptions, out: &Output) -> Result<u8> {
 }
 
 pub(crate) fn watchdog(record: &Path) -> Result<u8> {
-    Ok(if confirm::watch(record)? { EXIT_FAIL } else { EXIT_OK })
+    Ok(if confirm::watch(record)? {
+        EXIT_FAIL
+    } else {
+        EXIT_OK
+    })
 }
 
-pub(crate) fn doctor_cmd(lab: Option<&Path>, live: &LiveOptions, format: Format, out: &Output) -> Result<u8> {
+pub(crate) fn doctor_cmd(
+    lab: Option<&Path>,
+    live: &LiveOptions,
+    format: Format,
+    out: &Output,
+) -> Result<u8> {
     let file = match load_reported(lab, out)? {
         Ok(f) => f,
         Err(code) => return Ok(code),
@@ -310,7 +352,11 @@ pub(crate) fn doctor_cmd(lab: Option<&Path>, live: &LiveOptions, format: Format,
             data(&format!("{f}\n"))?;
         }
     }
-    Ok(if findings.is_empty() { EXIT_OK } else { EXIT_FAIL })
+    Ok(if findings.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAIL
+    })
 }
 
 pub(crate) fn remove(live: &LiveOptions, out: &Output) -> Result<u8> {

@@ -63,7 +63,11 @@ fn apply_diff_status_and_exit_codes() {
     let o = labnet(&["apply", "--netns", n, "--dry-run"], st.path());
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert!(err(&o).contains("dry run: nothing changed"));
-    assert_eq!(code(&labnet(&["diff", "--netns", n], st.path())), 3, "dry run changed nothing");
+    assert_eq!(
+        code(&labnet(&["diff", "--netns", n], st.path())),
+        3,
+        "dry run changed nothing"
+    );
 
     let o = labnet(&["apply", "--netns", n, "--format", "json"], st.path());
     assert_eq!(code(&o), 0, "{}", err(&o));
@@ -73,7 +77,15 @@ fn apply_diff_status_and_exit_codes() {
 
     // A hand edit is drift, named, and apply repairs it.
     let o = ns.exec(
-        &["nft", "add", "element", "ip", "labnet", "public_any", "{ 10.0.0.0/24 }"],
+        &[
+            "nft",
+            "add",
+            "element",
+            "ip",
+            "labnet",
+            "public_any",
+            "{ 10.0.0.0/24 }",
+        ],
         None,
     );
     assert!(o.status.success());
@@ -83,7 +95,10 @@ fn apply_diff_status_and_exit_codes() {
     let o = labnet(&["status", "--netns", n, "--format", "json"], st.path());
     assert_eq!(code(&o), 3);
     let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
-    assert_eq!((v["loaded"].clone(), v["in_sync"].clone()), (true.into(), false.into()));
+    assert_eq!(
+        (v["loaded"].clone(), v["in_sync"].clone()),
+        (true.into(), false.into())
+    );
     assert_eq!(code(&labnet(&["apply", "--netns", n], st.path())), 0);
     assert_eq!(code(&labnet(&["status", "--netns", n], st.path())), 0);
 
@@ -97,7 +112,10 @@ fn apply_diff_status_and_exit_codes() {
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let t = Instant::now();
     while !f() {
-        assert!(t.elapsed() < Duration::from_secs(20), "timed out waiting: {what}");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "timed out waiting: {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -115,11 +133,17 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
     assert_eq!(code(&labnet(&["apply", "--netns", n], st.path())), 0);
     let before = out(&ns.exec(&["nft", "list", "table", "ip", "labnet"], None));
 
-    let o = labnet(&["apply", "--netns", n, "--confirm-within", "1s", small], st.path());
+    let o = labnet(
+        &["apply", "--netns", n, "--confirm-within", "1s", small],
+        st.path(),
+    );
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert!(err(&o).contains("labnet confirm --netns"));
     // A second apply while one is pending is refused, and changes nothing.
-    let o = labnet(&["apply", "--netns", n, "--confirm-within", "5s"], st.path());
+    let o = labnet(
+        &["apply", "--netns", n, "--confirm-within", "5s"],
+        st.path(),
+    );
     assert_eq!(code(&o), 2);
     assert!(err(&o).contains("already waiting"), "{}", err(&o));
     // Nobody confirms: the reference lab's table comes back, byte for byte.
@@ -131,7 +155,10 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
     let o = labnet(&["confirm", "--netns", n], st.path());
     assert_eq!(code(&o), 1, "nothing left to confirm");
 
-    let o = labnet(&["apply", "--netns", n, "--confirm-within", "2s", small], st.path());
+    let o = labnet(
+        &["apply", "--netns", n, "--confirm-within", "2s", small],
+        st.path(),
+    );
     assert_eq!(code(&o), 0, "{}", err(&o));
     assert_eq!(code(&labnet(&["confirm", "--netns", n], st.path())), 0);
     std::thread::sleep(Duration::from_secs(3));
@@ -143,7 +170,11 @@ fn bad_input_is_refused_with_a_hint_and_changes_nothing() {
     let st = tempfile::tempdir().unwrap();
     let o = labnet(&["apply", "--netns", "labkit-no-such-ns"], st.path());
     assert_eq!(code(&o), 2);
-    assert!(err(&o).contains("ip netns add labkit-no-such-ns"), "{}", err(&o));
+    assert!(
+        err(&o).contains("ip netns add labkit-no-such-ns"),
+        "{}",
+        err(&o)
+    );
     let o = labnet(&["apply", "--confirm-within", "0s", "--dry-run"], st.path());
     assert_eq!(code(&o), 2);
     assert!(err(&o).contains("longer than 0s"), "{}", err(&o));

@@ -189,7 +189,7 @@ pub fn merge(nets: &[Ipv4Cidr]) -> Vec<Ipv4Cidr> {
                 if last.contains(c.addr()) && last.len() <= c.len() {
                     continue;
                 }
-                if last.len() == c.len() && last.len() > 0 {
+                if last.len() == c.len() && !last.is_empty() {
                     let parent = Ipv4Cidr::truncating(last.addr(), last.len() - 1);
                     if parent.addr() == last.addr() && parent.contains(c.addr()) {
                         out.pop();
@@ -233,10 +233,20 @@ mod tests {
     #[test]
     fn splits_iptables_lines_with_quoted_comments() {
         assert_eq!(
-            shell_words("-D DOCKER-USER -s 10.0.0.0/23 -m comment --comment \"labnet: x y\" -j ACCEPT"),
+            shell_words(
+                "-D DOCKER-USER -s 10.0.0.0/23 -m comment --comment \"labnet: x y\" -j ACCEPT"
+            ),
             [
-                "-D", "DOCKER-USER", "-s", "10.0.0.0/23", "-m", "comment", "--comment",
-                "labnet: x y", "-j", "ACCEPT"
+                "-D",
+                "DOCKER-USER",
+                "-s",
+                "10.0.0.0/23",
+                "-m",
+                "comment",
+                "--comment",
+                "labnet: x y",
+                "-j",
+                "ACCEPT"
             ]
         );
     }

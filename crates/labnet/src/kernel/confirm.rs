@@ -130,8 +130,10 @@ fn write(path: &Path, p: &Pending) -> Result<(), KernelError> {
         source: None,
     })?;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).map_err(|e| state_err(format!("cannot write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, path).map_err(|e| state_err(format!("cannot write {}", path.display()), e))
+    std::fs::write(&tmp, text)
+        .map_err(|e| state_err(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, path)
+        .map_err(|e| state_err(format!("cannot write {}", path.display()), e))
 }
 
 fn read(path: &Path) -> Result<Pending, KernelError> {

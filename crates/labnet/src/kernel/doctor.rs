@@ -143,7 +143,11 @@ pub fn examine_ruleset(
     let lab_nets: Vec<Ipv4Cidr> = lab.segments().iter().map(|s| s.cidr).collect();
     let foreign = |c: &&LiveChain| !(c.family == "ip" && c.table == own_table);
     let mut out = Vec::new();
-    for base in chains.iter().filter(foreign).filter(|c| c.hook_is("forward")) {
+    for base in chains
+        .iter()
+        .filter(foreign)
+        .filter(|c| c.hook_is("forward"))
+    {
         // The chains a packet can reach from this base chain, in rule order.
         let mut reach = vec![base];
         let mut i = 0;
@@ -151,9 +155,10 @@ pub fn examine_ruleset(
             let c = reach[i];
             for r in &c.rules {
                 if let Some(target) = jump_target(r) {
-                    if let Some(t) = chains.iter().find(|x| {
-                        x.family == c.family && x.table == c.table && x.name == target
-                    }) {
+                    if let Some(t) = chains
+                        .iter()
+                        .find(|x| x.family == c.family && x.table == c.table && x.name == target)
+                    {
                         if !reach.iter().any(|x| std::ptr::eq(*x, t)) {
                             reach.push(t);
                         }
@@ -293,9 +298,10 @@ fn excludes_lab(rule: &str, lab: &[Ipv4Cidr]) -> bool {
     words.windows(3).any(|w| {
         w[0] == "daddr"
             && w[1] == "!="
-            && w[2]
-                .parse::<Ipv4Cidr>()
-                .is_ok_and(|c| lab.iter().all(|n| c.contains(n.addr()) && c.len() <= n.len()))
+            && w[2].parse::<Ipv4Cidr>().is_ok_and(|c| {
+                lab.iter()
+                    .all(|n| c.contains(n.addr()) && c.len() <= n.len())
+            })
     })
 }
 

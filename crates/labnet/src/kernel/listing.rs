@@ -341,11 +341,10 @@ mod tests {
     #[test]
     fn diff_names_hand_made_changes() {
         let live = Listing::parse(LIVE);
-        let expected = Listing::parse(
-            &LIVE
-                .replace(",\n\t\t\t     10.9.0.0/24 }", " }")
-                .replace("\t\tip saddr 10.0.0.5 counter packets 3 bytes 180 accept\n", ""),
-        );
+        let expected = Listing::parse(&LIVE.replace(",\n\t\t\t     10.9.0.0/24 }", " }").replace(
+            "\t\tip saddr 10.0.0.5 counter packets 3 bytes 180 accept\n",
+            "",
+        ));
         let changes = diff(&live, &expected);
         assert_eq!(
             changes,

@@ -83,23 +83,18 @@ pub enum KernelError {
 }
 
 /// How the ruleset reaches the kernel.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Backend {
     /// Netlink batch built with libnftnl when this build has it, else `nft -f`.
+    #[default]
     Auto,
     /// One netlink batch built with libnftnl (cargo feature `nftnl`).
     Netlink,
     /// `nft -f` of the compiled script (needs the nftables package).
     Nft,
-}
-
-impl Default for Backend {
-    fn default() -> Self {
-        Self::Auto
-    }
 }
 
 impl Backend {

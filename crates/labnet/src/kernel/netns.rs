@@ -46,7 +46,10 @@ impl Netns {
         let path = PathBuf::from("/run/netns").join(name);
         let file = File::open(&path).map_err(|e| KernelError::Netns {
             name: name.into(),
-            what: format!("cannot open {} (create it with `ip netns add {name}`)", path.display()),
+            what: format!(
+                "cannot open {} (create it with `ip netns add {name}`)",
+                path.display()
+            ),
             source: Some(e),
         })?;
         Ok(Self::Open {
@@ -116,10 +119,12 @@ impl Netns {
         std::thread::scope(|s| {
             s.spawn(|| {
                 if let Self::Open { fd, label } = self {
-                    setns(fd.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| KernelError::Netns {
-                        name: label.clone(),
-                        what: "cannot enter the namespace (needs root)".into(),
-                        source: Some(e.into()),
+                    setns(fd.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| {
+                        KernelError::Netns {
+                            name: label.clone(),
+                            what: "cannot enter the namespace (needs root)".into(),
+                            source: Some(e.into()),
+                        }
                     })?;
                 }
                 Ok(f())

@@ -31,11 +31,12 @@ pub fn run(ns: &Netns, args: &[&str], stdin: Option<&str>) -> Result<String, Ker
                 source: Some(e),
             })?;
         if let (Some(text), Some(mut w)) = (input, child.stdin.take()) {
-            w.write_all(text.as_bytes()).map_err(|e| KernelError::Tool {
-                tool: "nft".into(),
-                what: "cannot write the ruleset to nft".into(),
-                source: Some(e),
-            })?;
+            w.write_all(text.as_bytes())
+                .map_err(|e| KernelError::Tool {
+                    tool: "nft".into(),
+                    what: "cannot write the ruleset to nft".into(),
+                    source: Some(e),
+                })?;
         }
         let out = child.wait_with_output().map_err(|e| KernelError::Tool {
             tool: "nft".into(),

@@ -14,9 +14,7 @@ use nftnl::nftnl_sys::{self as sys, libc};
 use nftnl::{Batch, Chain, ChainType, Hook, MsgType, NlMsg, Policy, ProtoFamily, Rule, Table};
 
 use super::KernelError;
-use super::program::{
-    BaseChain, Expr, Header, Program, RuleDef, SetDef, Verdict, rbtree_elements,
-};
+use super::program::{BaseChain, Expr, Header, Program, RuleDef, SetDef, Verdict, rbtree_elements};
 use crate::proto::L4;
 
 /// `NFT_SET_CONCAT` (kernel 5.6): intervals of concatenated keys (pipapo).
@@ -82,7 +80,11 @@ pub fn load(program: &Program) -> Result<(), KernelError> {
                 let id = next_id;
                 next_id += 1;
                 let set = RawSet::anonymous_l4proto(&program.table, protos, id)?;
-                msgs.push(&set, MsgType::Add, &format!("create set in chain {}", r.chain));
+                msgs.push(
+                    &set,
+                    MsgType::Add,
+                    &format!("create set in chain {}", r.chain),
+                );
                 msgs.push(
                     &set.elements(),
                     MsgType::Add,
@@ -93,7 +95,11 @@ pub fn load(program: &Program) -> Result<(), KernelError> {
             None => None,
         };
         let rule = build_rule(chain, r, &ids, anon)?;
-        msgs.push(&rule, MsgType::Add, &format!("add rule to chain {}", r.chain));
+        msgs.push(
+            &rule,
+            MsgType::Add,
+            &format!("add rule to chain {}", r.chain),
+        );
     }
     msgs.send()
 }
@@ -137,7 +143,9 @@ impl Messages {
         size_buffers(&socket, whole.len().saturating_add(4096), acks).map_err(io)?;
         let sent = socket.send(&whole).map_err(io)?;
         if sent < whole.len() {
-            return Err(io(std::io::Error::other("the kernel took only part of the batch")));
+            return Err(io(std::io::Error::other(
+                "the kernel took only part of the batch",
+            )));
         }
         let mut buffer = vec![0u8; nftnl::nft_nlmsg_maxsize() as usize];
         let seqs = batch.sequence_numbers();
@@ -145,7 +153,7 @@ impl Messages {
         let ours = u32::try_from(what.len()).unwrap_or(0);
         let first = seqs.start + u32::from(seqs.len() > what.len());
         debug_assert!(seqs.end >= first + ours);
-        let mut expected = seqs.clone();
+        let mut expected = seqs;
         while !expected.is_empty() {
             for message in socket.recv(&mut buffer[..]).map_err(io)? {
                 let message = message.map_err(io)?;
@@ -272,7 +280,7 @@ impl RawSet {
             s.set_u32(sys::NFTNL_SET_DATA_LEN, 0);
         }
         if def.is_concat() {
-            let lens: Vec<u8> = def.key.iter().map(|f| f.len() as u8).collect();
+            let lens: Vec<u8> = def.key.iter().map(|f| f.width() as u8).collect();
             s.set_data(sys::NFTNL_SET_DESC_CONCAT, &lens);
         }
         // The user data nft 1.0.6 stores (read off `nft --debug=mnl`), so nft
@@ -307,7 +315,9 @@ impl RawSet {
         );
         s.set_data(
             sys::NFTNL_SET_USERDATA,
-            &[0, 4, 1, 0, 0, 0, 3, 14, 0, 4, 9, 0, 0, 0, 1, 6, 0, 4, 16, 0, 0, 0],
+            &[
+                0, 4, 1, 0, 0, 0, 3, 14, 0, 4, 9, 0, 0, 0, 1, 6, 0, 4, 16, 0, 0, 0,
+            ],
         );
         for p in protos {
             s.add_elem(&[p.0], None, false, None)?;
@@ -358,10 +368,18 @@ impl RawSet {
                         sys::NFTNL_SET_ELEM_VERDICT as u16,
                         libc::NFT_JUMP as u32,
                     );
-                    sys::nftnl_set_elem_set_str(e, sys::NFTNL_SET_ELEM_CHAIN as u16, chain.as_ptr());
+                    sys::nftnl_set_elem_set_str(
+                        e,
+                        sys::NFTNL_SET_ELEM_CHAIN as u16,
+                        chain.as_ptr(),
+                    );
                 }
                 Some(v) => {
-                    sys::nftnl_set_elem_set_u32(e, sys::NFTNL_SET_ELEM_VERDICT as u16, verdict_code(v));
+                    sys::nftnl_set_elem_set_u32(
+                        e,
+                        sys::NFTNL_SET_ELEM_VERDICT as u16,
+                        verdict_code(v),
+                    );
                 }
                 None => {}
             }
@@ -453,7 +471,6 @@ fn element_chunks(table: &str, def: &SetDef, id: u32) -> Result<Vec<RawSet>, Ker
             add(&key, None, flag, v)?;
         }
     }
-    drop(add);
     if let Some(c) = cur {
         out.push(c);
     }
@@ -635,7 +652,10 @@ impl nftnl::expr::Expression for RawExpr {
             Expr::ByteorderL4Proto(reg) => {
                 u32_(sys::NFTNL_EXPR_BYTEORDER_SREG, *reg);
                 u32_(sys::NFTNL_EXPR_BYTEORDER_DREG, *reg);
-                u32_(sys::NFTNL_EXPR_BYTEORDER_OP, libc::NFT_BYTEORDER_HTON as u32);
+                u32_(
+                    sys::NFTNL_EXPR_BYTEORDER_OP,
+                    libc::NFT_BYTEORDER_HTON as u32,
+                );
                 u32_(sys::NFTNL_EXPR_BYTEORDER_LEN, 1);
                 u32_(sys::NFTNL_EXPR_BYTEORDER_SIZE, 2);
             }

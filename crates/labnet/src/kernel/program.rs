@@ -79,7 +79,7 @@ pub enum Field {
 impl Field {
     /// Bytes the field really has.
     #[must_use]
-    pub fn len(self) -> u32 {
+    pub fn width(self) -> u32 {
         match self {
             Self::Ipv4Addr => 4,
             Self::InetProto => 1,
@@ -120,7 +120,7 @@ impl SetDef {
     #[must_use]
     pub fn key_len(&self) -> u32 {
         if self.key.len() == 1 {
-            self.key[0].len()
+            self.key[0].width()
         } else {
             4 * u32::try_from(self.key.len()).unwrap_or(u32::MAX)
         }
@@ -299,7 +299,8 @@ impl Program {
 
     fn source_sets(&mut self, sp: &SourcePolicy) {
         if !sp.any.is_empty() {
-            self.sets.push(addr_set(&names::any_set(&sp.segment), &sp.any));
+            self.sets
+                .push(addr_set(&names::any_set(&sp.segment), &sp.any));
         }
         if !sp.protos.is_empty() {
             self.sets.push(SetDef {
@@ -326,11 +327,7 @@ impl Program {
                     .services
                     .iter()
                     .map(|&(c, l4, r): &(Ipv4Cidr, L4, PortRange)| Interval {
-                        start: concat(&[
-                            &c.addr().octets(),
-                            &[l4.0],
-                            &r.start().to_be_bytes(),
-                        ]),
+                        start: concat(&[&c.addr().octets(), &[l4.0], &r.start().to_be_bytes()]),
                         end: concat(&[
                             &Ipv4Addr::from(c.last()).octets(),
                             &[l4.0],
@@ -436,7 +433,11 @@ impl Program {
             ],
             None,
         );
-        self.rule(fwd, vec![Expr::Verdict(Verdict::Drop)], Some("default deny"));
+        self.rule(
+            fwd,
+            vec![Expr::Verdict(Verdict::Drop)],
+            Some("default deny"),
+        );
     }
 }
 
@@ -547,7 +548,11 @@ fn concat(fields: &[&[u8]]) -> Vec<u8> {
 #[must_use]
 pub fn rbtree_elements(set: &SetDef) -> Vec<(Vec<u8>, bool, Option<&Verdict>)> {
     let mut out = Vec::with_capacity(2 * set.elements.len() + 1);
-    if set.elements.first().is_some_and(|e| e.start.iter().any(|&b| b != 0)) {
+    if set
+        .elements
+        .first()
+        .is_some_and(|e| e.start.iter().any(|&b| b != 0))
+    {
         out.push((vec![0; set.key_len() as usize], true, None));
     }
     for e in &set.elements {
@@ -596,10 +601,7 @@ mod tests {
     fn rbtree_elements_match_nft_for_adjacent_networks() {
         // nft --debug=netlink for `set lab` of the reference lab:
         // 0 end, 10.0.0.0, 10.0.1.0 end, 10.0.1.0, ..., 10.0.5.0 end.
-        let p = Program::build(
-            &PolicyIr::build(&Lab::reference()),
-            &TableName::default(),
-        );
+        let p = Program::build(&PolicyIr::build(&Lab::reference()), &TableName::default());
         let lab = p.sets.iter().find(|s| s.name == "lab").unwrap();
         let els = rbtree_elements(lab);
         assert_eq!(els.len(), 11);
@@ -631,10 +633,7 @@ mod tests {
 
     #[test]
     fn every_lookup_names_a_set_of_the_program() {
-        let p = Program::build(
-            &PolicyIr::build(&Lab::reference()),
-            &TableName::default(),
-        );
+        let p = Program::build(&PolicyIr::build(&Lab::reference()), &TableName::default());
         for r in &p.rules {
             for e in &r.exprs {
                 if let Expr::Lookup { set, .. } = e {

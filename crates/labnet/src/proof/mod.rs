@@ -109,7 +109,14 @@ impl Report {
         let widths: Vec<usize> = cols
             .iter()
             .enumerate()
-            .map(|(j, c)| cells.iter().map(|r| r[j].len()).max().unwrap_or(0).max(c.len()))
+            .map(|(j, c)| {
+                cells
+                    .iter()
+                    .map(|r| r[j].len())
+                    .max()
+                    .unwrap_or(0)
+                    .max(c.len())
+            })
             .collect();
         let mut out = String::new();
         let _ = write!(out, "{:w0$}", "from \\ to");

@@ -147,7 +147,8 @@ impl Listener {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for &port in ports {
-            let l = ns.run(|| TcpListener::bind(SocketAddrV4::new(addr, port)))?
+            let l = ns
+                .run(|| TcpListener::bind(SocketAddrV4::new(addr, port)))?
                 .map_err(|e| setup_err(&format!("listen on {addr}:{port}"), &e))?;
             l.set_nonblocking(true)
                 .map_err(|e| setup_err("listener", &e))?;
@@ -177,7 +178,12 @@ impl Drop for Listener {
     }
 }
 
-fn tcp_probe(src: &Netns, dst: Ipv4Addr, port: u16, timeout: Duration) -> Result<Option<Ipv4Addr>, ProofError> {
+fn tcp_probe(
+    src: &Netns,
+    dst: Ipv4Addr,
+    port: u16,
+    timeout: Duration,
+) -> Result<Option<Ipv4Addr>, ProofError> {
     let sock = src
         .run(|| Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)))?
         .map_err(|e| setup_err("tcp socket", &e))?;
@@ -254,11 +260,11 @@ pub fn run(lab: &Lab, topo: &Topology, opts: &ProofOptions) -> Result<Report, Pr
 
     let mut plan: Vec<(usize, usize, Kind)> = Vec::new();
     for a in 0..=n {
-        for b in 0..=n {
+        for (b, dst_ports) in ports.iter().enumerate() {
             if a == b {
                 continue;
             }
-            for &port in &ports[b] {
+            for &port in dst_ports {
                 plan.push((a, b, Kind::Tcp { port }));
             }
             plan.push((a, b, Kind::Icmp));

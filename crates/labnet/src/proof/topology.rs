@@ -76,12 +76,23 @@ async fn index_of(h: &Handle, name: &str) -> Result<u32, rtnetlink::Error> {
     }
 }
 
-async fn addr_up(h: &Handle, ifname: &str, addr: Ipv4Addr, len: u8) -> Result<u32, rtnetlink::Error> {
+async fn addr_up(
+    h: &Handle,
+    ifname: &str,
+    addr: Ipv4Addr,
+    len: u8,
+) -> Result<u32, rtnetlink::Error> {
     let idx = index_of(h, ifname).await?;
     h.address().add(idx, addr.into(), len).execute().await?;
-    h.link().set(LinkUnspec::new_with_index(idx).up().build()).execute().await?;
+    h.link()
+        .set(LinkUnspec::new_with_index(idx).up().build())
+        .execute()
+        .await?;
     let lo = index_of(h, "lo").await?;
-    h.link().set(LinkUnspec::new_with_index(lo).up().build()).execute().await?;
+    h.link()
+        .set(LinkUnspec::new_with_index(lo).up().build())
+        .execute()
+        .await?;
     Ok(idx)
 }
 
@@ -144,13 +155,24 @@ impl Topology {
             .iter()
             .enumerate()
             .map(|(i, h)| (format!("r{i}"), format!("h{i}"), raw(&h.ns)))
-            .chain(std::iter::once((uplink.clone(), "inet0".to_owned(), raw(&internet))))
+            .chain(std::iter::once((
+                uplink.clone(),
+                "inet0".to_owned(),
+                raw(&internet),
+            )))
             .collect();
-        let gws: Vec<(Ipv4Addr, u8)> = lab.segments().iter().map(|s| (s.gateway, s.cidr.len())).collect();
+        let gws: Vec<(Ipv4Addr, u8)> = lab
+            .segments()
+            .iter()
+            .map(|s| (s.gateway, s.cidr.len()))
+            .collect();
         let up = uplink.clone();
         with_handle(&router, "router", async move |h: Handle| {
             for (near, far, fd) in &moves {
-                h.link().add(LinkVeth::new(near, far).build()).execute().await?;
+                h.link()
+                    .add(LinkVeth::new(near, far).build())
+                    .execute()
+                    .await?;
                 let far_idx = index_of(&h, far).await?;
                 h.link()
                     .set(LinkUnspec::new_with_index(far_idx).setns_by_fd(*fd).build())
@@ -169,19 +191,31 @@ impl Topology {
             let seg = &lab.segments()[i];
             let (addr, len, gw) = (host.addr, seg.cidr.len(), seg.gateway);
             let name = format!("h{i}");
-            with_handle(&host.ns, &format!("host {}", host.segment), async move |h: Handle| {
-                addr_up(&h, &name, addr, len).await?;
-                default_via(&h, gw).await
-            })?;
+            with_handle(
+                &host.ns,
+                &format!("host {}", host.segment),
+                async move |h: Handle| {
+                    addr_up(&h, &name, addr, len).await?;
+                    default_via(&h, gw).await
+                },
+            )?;
             // Lets the probe open ICMP echo sockets without raw-socket rights.
-            write_sysctl(&host.ns, "/proc/sys/net/ipv4/ping_group_range", "0 2147483647")?;
+            write_sysctl(
+                &host.ns,
+                "/proc/sys/net/ipv4/ping_group_range",
+                "0 2147483647",
+            )?;
         }
         with_handle(&internet, "internet", async |h: Handle| {
             addr_up(&h, "inet0", INTERNET_HOST, 24).await?;
             // An attacker on the uplink side sends lab-bound traffic to the router.
             default_via(&h, ROUTER_UPLINK).await
         })?;
-        write_sysctl(&internet, "/proc/sys/net/ipv4/ping_group_range", "0 2147483647")?;
+        write_sysctl(
+            &internet,
+            "/proc/sys/net/ipv4/ping_group_range",
+            "0 2147483647",
+        )?;
         Ok(Self {
             router,
             hosts,
