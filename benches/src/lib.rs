@@ -85,3 +85,51 @@ pub fn aerleon_policy(lab: &Lab) -> (String, String, String) {
 fn net_name(segment: &str) -> String {
     format!("SEG_{}", segment.to_uppercase().replace('-', "_"))
 }
+
+/// A lab of `n` segments that contains the reference lab unchanged (its
+/// segments, addresses and rules) plus `n - 5` synthetic segments at
+/// 10.16.0.0/24 upward, each allowed to about 30% of the others: the forwarding
+/// benchmark sends the same reference-lab pair through both rulesets.
+#[must_use]
+pub fn containing_reference(n: usize) -> labnet::Lab {
+    use labnet::testkit::SplitMix;
+    use labnet::{AllowRule, Ipv4Cidr, PortRange, Segment, SegmentName, Selector};
+    let reference = labnet::Lab::reference();
+    let mut b = labnet::Lab::builder(reference.info().clone());
+    for s in reference.segments() {
+        b = b.segment(s.clone());
+    }
+    for r in reference.rules() {
+        b = b.allow(r.clone());
+    }
+    let extra = n.saturating_sub(reference.segments().len());
+    let names: Vec<SegmentName> = (0..extra)
+        .filter_map(|i| SegmentName::new(format!("x{i}")).ok())
+        .collect();
+    let mut rng = SplitMix::new(0x1ab_f0d);
+    for (i, name) in names.iter().enumerate() {
+        let i = u32::try_from(i).unwrap_or(0);
+        let net = Ipv4Cidr::truncating(
+            std::net::Ipv4Addr::new(10, 16 + (i / 256) as u8, (i % 256) as u8, 0),
+            24,
+        );
+        let port = 10_000 + u16::try_from(i).unwrap_or(0).saturating_mul(10);
+        if let Ok(ssh) = PortRange::new(port, port + 9) {
+            b = b.segment(Segment::new(name.clone(), net, ssh));
+        }
+    }
+    for a in &names {
+        let to: Vec<SegmentName> = names
+            .iter()
+            .filter(|d| *d != a && rng.chance(0.3))
+            .cloned()
+            .collect();
+        if !to.is_empty() {
+            b = b.allow(AllowRule::new(
+                Selector::one(a.clone()),
+                Selector::Names(to),
+            ));
+        }
+    }
+    b.build().unwrap_or_else(|_| labnet::Lab::reference())
+}
