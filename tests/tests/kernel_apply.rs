@@ -6,7 +6,6 @@ use labnet::Lab;
 use labnet::PolicyIr;
 use labnet::kernel::{self, Backend, Change, Netns, nft_cli};
 use labnet::target::TableName;
-use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 
 fn open(ns: &labkit_tests::Netns) -> Netns {
     Netns::named(Some(ns.name())).expect("open namespace")
@@ -35,6 +34,7 @@ fn netlink_batch_lists_exactly_like_nft_f() {
         assert_eq!(la, lb, "netlink load lists differently from nft -f");
     };
     check(&Lab::reference());
+    use proptest::test_runner::{Config as ProptestConfig, TestRunner};
     let mut runner = TestRunner::new(ProptestConfig {
         cases: 64,
         failure_persistence: None,
