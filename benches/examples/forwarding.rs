@@ -24,20 +24,16 @@ use labnet::kernel::{Backend, Netns, load};
 use labnet::proof::Topology;
 use labnet::target::TableName;
 use labnet::{Lab, PolicyIr};
-use socket2_free::connect_in;
 
 const PORT: u16 = 2301;
 const CONNECTS: usize = 2000;
 const BULK: usize = 256 << 20;
 
-mod socket2_free {
-    use super::*;
-    /// Connect from inside `ns` (the socket is made there, then used here).
-    pub(crate) fn connect_in(ns: &Netns, to: SocketAddrV4) -> TcpStream {
-        ns.run(move || TcpStream::connect_timeout(&SocketAddr::V4(to), Duration::from_secs(2)))
-            .expect("netns")
-            .expect("connect")
-    }
+/// Connect from inside `ns` (the socket is made there, then used here).
+fn connect_in(ns: &Netns, to: SocketAddrV4) -> TcpStream {
+    ns.run(move || TcpStream::connect_timeout(&SocketAddr::V4(to), Duration::from_secs(2)))
+        .expect("netns")
+        .expect("connect")
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -231,14 +231,17 @@ pub(crate) fn status(
         Err(code) => return Ok(code),
     };
     let ns = open(live)?;
-    let listing = kernel::live_listing(&ns, &live.table)?;
-    let changes = kernel::drift(&ns, file.lab(), &live.table)?;
+    // One read of the live table serves the counts, the drift and the counters.
+    let text = kernel::nft_cli::list_table(&ns, live.table.as_str())?;
+    let listing = text.as_deref().map(kernel::Listing::parse);
+    let changes = kernel::drift_of(listing.as_ref(), file.lab(), &live.table)?;
     let (chains, rules, set_elements) = listing.as_ref().map_or((0, 0, 0), kernel::Listing::counts);
     let pending = std::fs::read_to_string(confirm::record_path(live.netns.as_deref()))
         .ok()
         .and_then(|t| serde_json::from_str::<confirm::Pending>(&t).ok())
         .map(|p| p.deadline);
-    let counters = kernel::nft_cli::list_table(&ns, live.table.as_str())?
+    let counters = text
+        .as_deref()
         .unwrap_or_default()
         .lines()
         .filter(|l| l.contains("counter packets"))

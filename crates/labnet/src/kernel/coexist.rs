@@ -10,8 +10,6 @@
 //! final, and labnet's own table still sees every such packet and drops what
 //! the lab file does not allow. DOCKER-USER only stops vetoing it.
 
-use std::process::Command;
-
 use super::KernelError;
 use super::netns::Netns;
 use crate::cidr::Ipv4Cidr;
@@ -32,30 +30,7 @@ pub enum Coexist {
 }
 
 fn iptables(ns: &Netns, args: &[String]) -> Result<String, KernelError> {
-    let args = args.to_vec();
-    ns.run(move || {
-        let out = Command::new("iptables")
-            .args(&args)
-            .output()
-            .map_err(|e| KernelError::Tool {
-                tool: "iptables".into(),
-                what: "cannot run iptables (install the iptables package)".into(),
-                source: Some(e),
-            })?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-        } else {
-            Err(KernelError::Tool {
-                tool: "iptables".into(),
-                what: format!(
-                    "iptables {} failed: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-                source: None,
-            })
-        }
-    })?
+    super::tool::run(ns, "iptables", "iptables", args, None)
 }
 
 /// Whether Docker's DOCKER-USER chain exists in `ns`.

@@ -16,6 +16,7 @@ pub mod nft_cli;
 #[cfg(feature = "nftnl")]
 pub mod nftnl;
 pub mod program;
+pub mod tool;
 
 use serde::{Deserialize, Serialize};
 
@@ -191,12 +192,24 @@ pub fn live_listing(ns: &Netns, table: &TableName) -> Result<Option<Listing>, Ke
 /// # Errors
 /// As [`expected_listing`] and [`live_listing`].
 pub fn drift(ns: &Netns, lab: &Lab, table: &TableName) -> Result<Vec<Change>, KernelError> {
+    drift_of(live_listing(ns, table)?.as_ref(), lab, table)
+}
+
+/// [`drift`] for a live listing already read (`None`: the table is not loaded).
+///
+/// # Errors
+/// As [`expected_listing`].
+pub fn drift_of(
+    live: Option<&Listing>,
+    lab: &Lab,
+    table: &TableName,
+) -> Result<Vec<Change>, KernelError> {
     let expected = expected_listing(lab, table)?;
-    Ok(match live_listing(ns, table)? {
+    Ok(match live {
         None => vec![Change::TableMissing {
             table: table.as_str().to_owned(),
         }],
-        Some(live) => listing::diff(&live, &expected),
+        Some(live) => listing::diff(live, &expected),
     })
 }
 

@@ -64,33 +64,31 @@ impl Netns {
     /// # Errors
     /// Creating namespaces needs CAP_SYS_ADMIN.
     pub fn throwaway(label: &str) -> Result<Self, KernelError> {
-        let label = label.to_owned();
-        let l = label.clone();
+        let err = |what: &str, source: Option<std::io::Error>| KernelError::Netns {
+            name: label.into(),
+            what: what.into(),
+            source,
+        };
+        // unshare moves only the calling thread; a scoped thread keeps ours where it is.
         let fd = std::thread::scope(|s| {
-            let l = &l;
-            s.spawn(move || -> Result<OwnedFd, KernelError> {
-                unshare(CloneFlags::CLONE_NEWNET).map_err(|e| KernelError::Netns {
-                    name: l.clone(),
-                    what: "cannot create a network namespace (needs root)".into(),
-                    source: Some(e.into()),
+            s.spawn(|| -> Result<OwnedFd, KernelError> {
+                unshare(CloneFlags::CLONE_NEWNET).map_err(|e| {
+                    err(
+                        "cannot create a network namespace (needs root)",
+                        Some(e.into()),
+                    )
                 })?;
-                let f = File::open("/proc/thread-self/ns/net").map_err(|e| KernelError::Netns {
-                    name: l.clone(),
-                    what: "cannot open the new namespace".into(),
-                    source: Some(e),
-                })?;
+                let f = File::open("/proc/thread-self/ns/net")
+                    .map_err(|e| err("cannot open the new namespace", Some(e)))?;
                 Ok(f.into())
             })
             .join()
-            .unwrap_or_else(|_| {
-                Err(KernelError::Netns {
-                    name: l.clone(),
-                    what: "namespace thread panicked".into(),
-                    source: None,
-                })
-            })
+            .unwrap_or_else(|_| Err(err("namespace thread panicked", None)))
         })?;
-        Ok(Self::Open { label, fd })
+        Ok(Self::Open {
+            label: label.to_owned(),
+            fd,
+        })
     }
 
     /// How messages name it: `host` or the namespace name.

@@ -607,7 +607,8 @@ impl nftnl::expr::Expression for RawExpr {
                 data(sys::NFTNL_EXPR_BITWISE_MASK, mask);
                 data(sys::NFTNL_EXPR_BITWISE_XOR, &vec![0; mask.len()]);
             }
-            Expr::Lookup { inverted, map, .. } => {
+            Expr::Lookup { .. } | Expr::LookupAnon => {
+                // Name and id were resolved in RawExpr::new, for named and anonymous sets alike.
                 u32_(sys::NFTNL_EXPR_LOOKUP_SREG, reg1);
                 // SAFETY: libnftnl copies the string.
                 unsafe {
@@ -618,24 +619,14 @@ impl nftnl::expr::Expression for RawExpr {
                     );
                 }
                 u32_(sys::NFTNL_EXPR_LOOKUP_SET_ID, self.set_id);
-                if *inverted {
-                    u32_(sys::NFTNL_EXPR_LOOKUP_FLAGS, libc::NFT_LOOKUP_F_INV as u32);
+                if let Expr::Lookup { inverted, map, .. } = &self.expr {
+                    if *inverted {
+                        u32_(sys::NFTNL_EXPR_LOOKUP_FLAGS, libc::NFT_LOOKUP_F_INV as u32);
+                    }
+                    if *map {
+                        u32_(sys::NFTNL_EXPR_LOOKUP_DREG, libc::NFT_REG_VERDICT as u32);
+                    }
                 }
-                if *map {
-                    u32_(sys::NFTNL_EXPR_LOOKUP_DREG, libc::NFT_REG_VERDICT as u32);
-                }
-            }
-            Expr::LookupAnon => {
-                u32_(sys::NFTNL_EXPR_LOOKUP_SREG, reg1);
-                // SAFETY: libnftnl copies the string.
-                unsafe {
-                    sys::nftnl_expr_set_str(
-                        x,
-                        sys::NFTNL_EXPR_LOOKUP_SET as u16,
-                        self.set_name.as_ptr(),
-                    );
-                }
-                u32_(sys::NFTNL_EXPR_LOOKUP_SET_ID, self.set_id);
             }
             Expr::CtState => {
                 u32_(sys::NFTNL_EXPR_CT_KEY, libc::NFT_CT_STATE as u32);
