@@ -1,0 +1,89 @@
+//! What this machine can run, probed when a test crate is built.
+//!
+//! Tests that need root or system programs are marked
+//! `#[cfg_attr(not(labkit_netns), ignore = "needs root, ip (iproute2) and nft (nftables)")]`,
+//! so where those are missing `cargo test` reports them as *ignored*, with the
+//! reason, never as passed. `scripts/test` runs with `--include-ignored`, so
+//! there every test runs (and one whose part is missing fails).
+//!
+//! A build script calls [`emit`]; the cfgs are:
+//! - `labkit_root`: the build runs as root;
+//! - `labkit_netns`: root, and `ip`, `nft` and `unshare -n` work (network namespaces);
+//! - `labkit_iptables`: that, and `iptables` and `iptables-restore`.
+
+// Build scripts talk to cargo on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::process::{Command, Stdio};
+
+fn runs(cmd: &str, args: &[&str]) -> bool {
+    Command::new(cmd)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(2))
+            == Some("0")
+    })
+}
+
+/// What was found, for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// Running as root.
+    pub root: bool,
+    /// Network namespaces with ip and nft.
+    pub netns: bool,
+    /// iptables and iptables-restore on top.
+    pub iptables: bool,
+}
+
+/// Look at this machine.
+#[must_use]
+pub fn probe() -> Probe {
+    let root = is_root();
+    let netns = root
+        && runs("ip", &["-V"])
+        && runs("nft", &["--version"])
+        && runs("unshare", &["-n", "true"]);
+    let iptables =
+        netns && runs("iptables", &["--version"]) && runs("iptables-restore", &["--version"]);
+    Probe {
+        root,
+        netns,
+        iptables,
+    }
+}
+
+/// Print the cargo directives: the cfgs that hold, their declarations, and when to probe again.
+pub fn emit() {
+    for cfg in ["labkit_root", "labkit_netns", "labkit_iptables"] {
+        println!("cargo::rustc-check-cfg=cfg({cfg})");
+    }
+    // Installing a package changes these directories; a different user changes root.
+    for dir in ["/usr/sbin", "/usr/bin", "/sbin"] {
+        if std::path::Path::new(dir).exists() {
+            println!("cargo::rerun-if-changed={dir}");
+        }
+    }
+    println!("cargo::rerun-if-env-changed=USER");
+    println!("cargo::rerun-if-env-changed=SUDO_USER");
+    let p = probe();
+    for (on, cfg) in [
+        (p.root, "labkit_root"),
+        (p.netns, "labkit_netns"),
+        (p.iptables, "labkit_iptables"),
+    ] {
+        if on {
+            println!("cargo::rustc-cfg={cfg}");
+        }
+    }
+}
