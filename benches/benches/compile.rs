@@ -14,14 +14,11 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use labkit_benches::SIZES;
 use labnet::PolicyIr;
 use labnet::labfile::{parse, to_toml};
-use labnet::target::{CompileOptions, TableName, Target, render};
+use labnet::target::{CompileOptions, Target, render};
 use labnet::testkit::Synthetic;
 
 fn opts(target: Target) -> CompileOptions {
-    CompileOptions {
-        target,
-        table: TableName::default(),
-    }
+    CompileOptions::target(target)
 }
 
 fn compile(c: &mut Criterion) {

@@ -20,10 +20,10 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use labkit_benches::containing_reference;
+use labnet::PolicyIr;
 use labnet::kernel::{Backend, Netns, load};
 use labnet::proof::Topology;
 use labnet::target::TableName;
-use labnet::{Lab, PolicyIr};
 
 const PORT: u16 = 2301;
 const CONNECTS: usize = 2000;
@@ -46,7 +46,7 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    let reference = Lab::reference();
+    let reference = labnet::reference::lab();
     let big = containing_reference(1000);
     assert_eq!(big.segments().len(), 1000);
     let topo = Topology::build(&reference).expect("topology (needs root)");

@@ -94,7 +94,7 @@ fn net_name(segment: &str) -> String {
 pub fn containing_reference(n: usize) -> labnet::Lab {
     use labnet::testkit::SplitMix;
     use labnet::{AllowRule, Ipv4Cidr, PortRange, Segment, SegmentName, Selector};
-    let reference = labnet::Lab::reference();
+    let reference = labnet::reference::lab();
     let mut b = labnet::Lab::builder(reference.info().clone());
     for s in reference.segments() {
         b = b.segment(s.clone());
@@ -131,5 +131,5 @@ pub fn containing_reference(n: usize) -> labnet::Lab {
             ));
         }
     }
-    b.build().unwrap_or_else(|_| labnet::Lab::reference())
+    b.build().unwrap_or_else(|_| labnet::reference::lab())
 }

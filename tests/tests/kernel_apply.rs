@@ -33,7 +33,7 @@ fn netlink_batch_lists_exactly_like_nft_f() {
         let lb = nft_cli::list_table(&b, "labnet").unwrap().unwrap();
         assert_eq!(la, lb, "netlink load lists differently from nft -f");
     };
-    check(&Lab::reference());
+    check(&labnet::reference::lab());
     use proptest::test_runner::{Config as ProptestConfig, TestRunner};
     let mut runner = TestRunner::new(ProptestConfig {
         cases: 64,
@@ -58,7 +58,7 @@ fn a_refused_batch_changes_nothing() {
     let ns = open(&ns);
     kernel::load(
         &ns,
-        &PolicyIr::build(&Lab::reference()),
+        &PolicyIr::build(&labnet::reference::lab()),
         &table(),
         Backend::Netlink,
     )
@@ -93,7 +93,7 @@ fn nft_backend_replaces_only_its_table_and_drift_sees_hand_edits() {
         return;
     };
     let ns = open(&ns);
-    let lab = Lab::reference();
+    let lab = labnet::reference::lab();
     assert_eq!(
         kernel::drift(&ns, &lab, &table()).unwrap(),
         vec![Change::TableMissing {
@@ -160,7 +160,7 @@ fn rollback_restores_the_saved_table_exactly() {
     let ns = open(&ns);
     kernel::load(
         &ns,
-        &PolicyIr::build(&Lab::reference()),
+        &PolicyIr::build(&labnet::reference::lab()),
         &table(),
         Backend::Auto,
     )

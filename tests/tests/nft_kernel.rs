@@ -8,16 +8,13 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use labkit_tests::{Netns, have, netns_or_skip, skip, stderr};
-use labnet::target::{CompileOptions, TableName, Target, compile};
+use labnet::labfile;
+use labnet::target::{CompileOptions, Target, compile};
 use labnet::testkit::{arb_lab, arb_lab_with_packets, nft_eval};
-use labnet::{Lab, labfile};
 use proptest::prelude::*;
 
 fn opts(target: Target) -> CompileOptions {
-    CompileOptions {
-        target,
-        table: TableName::default(),
-    }
+    CompileOptions::target(target)
 }
 
 fn cases() -> ProptestConfig {
@@ -40,10 +37,10 @@ fn kernel_objects(json: &str) -> Vec<String> {
         .filter(|o| o.get("metainfo").is_none())
         .map(|o| {
             let mut o = o.clone();
-            if let Some(inner) = o.as_object_mut().and_then(|m| m.values_mut().next()) {
-                if let Some(m) = inner.as_object_mut() {
-                    m.remove("handle");
-                }
+            if let Some(inner) = o.as_object_mut().and_then(|m| m.values_mut().next())
+                && let Some(m) = inner.as_object_mut()
+            {
+                m.remove("handle");
             }
             o.to_string()
         })
@@ -57,7 +54,7 @@ fn reference_lab_passes_nft_check_in_both_forms() {
     let Some(ns) = netns_or_skip("reference_lab_passes_nft_check_in_both_forms") else {
         return;
     };
-    let lab = Lab::reference();
+    let lab = labnet::reference::lab();
     let nft = ns.nft_file(&["-c"], &compile(&lab, &opts(Target::Nft)));
     assert!(
         nft.status.success(),
@@ -84,7 +81,7 @@ fn reference_lab_passes_iptables_restore_test() {
         );
         return;
     }
-    let text = compile(&Lab::reference(), &opts(Target::Iptables));
+    let text = compile(&labnet::reference::lab(), &opts(Target::Iptables));
     let out = ns.exec(
         &["iptables-restore", "--test", "--noflush"],
         Some(text.as_bytes()),
@@ -188,7 +185,7 @@ fn replace_is_atomic_and_touches_nothing_else() {
     )
     .into_owned();
 
-    let reference = compile(&Lab::reference(), &opts(Target::Nft));
+    let reference = compile(&labnet::reference::lab(), &opts(Target::Nft));
     for _ in 0..2 {
         let out = ns.nft_file(&[], &reference);
         assert!(out.status.success(), "{}", stderr(&out));
@@ -197,7 +194,7 @@ fn replace_is_atomic_and_touches_nothing_else() {
 
     // A different, valid lab whose file is cut off at the end: nft must reject the
     // whole transaction, including the `delete table` at its top.
-    let text = labfile::to_toml(&Lab::reference())
+    let text = labfile::to_toml(&labnet::reference::lab())
         .replace("10.0.4.0/24", "10.0.9.0/24")
         .replace("10.0.4.", "10.0.9.");
     let other_lab = labfile::parse("x.toml", &text).expect("valid").into_lab();

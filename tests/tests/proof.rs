@@ -10,7 +10,6 @@
 use std::process::Command;
 
 use labkit_tests::{netns_unavailable, skip};
-use labnet::Lab;
 use labnet::kernel::{Netns, coexist, doctor};
 use labnet::proof::{self, ProofError, ProofOptions, Report, Topology};
 use proptest::strategy::{Strategy, ValueTree};
@@ -43,7 +42,7 @@ fn reference_lab_behaves_as_its_lab_file_packet_by_packet() {
     if !can_run("reference_lab_behaves_as_its_lab_file_packet_by_packet") {
         return;
     }
-    let lab = Lab::reference();
+    let lab = labnet::reference::lab();
     let report = proof::run(&lab, &ProofOptions::default(), |_| Ok(())).unwrap();
     assert!(report.passed(), "{}", explain(&report));
     // The proof must see both outcomes, or it proves nothing.
@@ -128,7 +127,7 @@ fn docker_forward_drop_breaks_the_lab_until_coexist_and_doctor_says_so() {
         skip("docker_forward_drop…", "iptables is not installed");
         return;
     }
-    let lab = Lab::reference();
+    let lab = labnet::reference::lab();
     let opts = ProofOptions::default();
     let nets: Vec<_> = lab.segments().iter().map(|s| s.cidr).collect();
 

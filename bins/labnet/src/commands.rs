@@ -1,7 +1,7 @@
 //! One function per subcommand.
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -10,7 +10,7 @@ use labnet::labfile::{self, LabFile};
 use labnet::matrix::Matrix;
 use labnet::query::{Query, Verdict};
 use labnet::target::{CompileOptions, compile};
-use labnet::{Diagnostic, LoadError, PolicyIr};
+use labnet::{Diagnostic, LoadError, PolicyIr, QueryError};
 
 use crate::output::{Output, data};
 use crate::{Command, EXIT_FAIL, EXIT_OK, Format, MatrixFormat};
@@ -57,7 +57,7 @@ pub(crate) fn run(cmd: Command, out: &Output) -> Result<u8> {
 /// Read a lab: a path, `-` for stdin, or the built-in lab. `Ok(Err(..))` is an invalid lab.
 fn load(lab: Option<&Path>) -> Result<Result<LabFile, labnet::Diagnostics>> {
     let Some(path) = lab else {
-        return Ok(Ok(labfile::builtin()));
+        return Ok(Ok(labnet::reference::file()));
     };
     if path != Path::new("-") {
         return match labfile::load(path) {
@@ -66,11 +66,11 @@ fn load(lab: Option<&Path>) -> Result<Result<LabFile, labnet::Diagnostics>> {
             Err(e) => Err(e.into()),
         };
     }
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     std::io::stdin()
-        .read_to_string(&mut text)
+        .read_to_end(&mut bytes)
         .context("cannot read the lab file from standard input")?;
-    Ok(labfile::parse("<stdin>", &text))
+    Ok(::labfile::parse_bytes("<stdin>", bytes).and_then(|doc| labfile::from_document(&doc)))
 }
 
 /// Load, print diagnostics, and hand back a valid lab or the exit status for an invalid one.
@@ -151,14 +151,14 @@ fn check(lab: Option<&Path>, format: Format, out: &Output) -> Result<u8> {
                 .as_deref()
                 .map_or_else(String::new, |u| format!(" via {u}"));
             data(&format!(
-                "{}: valid lab \"{}\"\n  {} segments, {} allow rules, {} of {} segment pairs allowed, internet egress from {} segments{via}\n",
+                "{}: valid lab \"{}\"\n  {}, {}, {} of {} segment pairs allowed, internet egress from {}{via}\n",
                 f.source().name(),
                 s.lab,
-                s.segments,
-                s.rules,
+                plural(s.segments, "segment"),
+                plural(s.rules, "allow rule"),
                 s.allowed_pairs,
                 s.pairs,
-                s.internet_segments,
+                plural(s.internet_segments, "segment"),
             ))?;
             Ok(EXIT_OK)
         }
@@ -166,6 +166,15 @@ fn check(lab: Option<&Path>, format: Format, out: &Output) -> Result<u8> {
             out.diagnostics(&d);
             Ok(EXIT_FAIL)
         }
+    }
+}
+
+/// `1 segment`, `2 segments`.
+pub(crate) fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
     }
 }
 
@@ -189,10 +198,10 @@ fn compile_cmd(
         Some(path) => {
             write_atomically(path, text.as_bytes())?;
             out.note(&format!(
-                "wrote {}: {} target, {} lines, {} bytes",
+                "wrote {}: {} target, {}, {} bytes",
                 path.display(),
                 opts.target,
-                text.lines().count(),
+                plural(text.lines().count(), "line"),
                 text.len()
             ));
         }
@@ -200,21 +209,10 @@ fn compile_cmd(
     Ok(EXIT_OK)
 }
 
-/// Write to a temporary file beside `path` and rename it over: readers see the old
-/// file or the new one, never a half-written one.
+/// Replace `path` with `bytes`: regular files only, atomically, keeping an
+/// existing file's mode (see `labfile::replace_file`).
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(&dir)
-        .with_context(|| format!("cannot create a temporary file in {}", dir.display()))?;
-    tmp.write_all(bytes)
-        .and_then(|()| tmp.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
+    ::labfile::replace_file(path, bytes)?;
     Ok(())
 }
 
@@ -223,7 +221,7 @@ fn matrix(lab: Option<&Path>, format: MatrixFormat, out: &Output) -> Result<u8> 
         Ok(f) => f,
         Err(code) => return Ok(code),
     };
-    let m = Matrix::new(&f);
+    let m = Matrix::for_file(&f);
     match format {
         MatrixFormat::Text => data(&m.to_text())?,
         MatrixFormat::Markdown => data(&m.to_markdown())?,
@@ -237,9 +235,16 @@ fn query_cmd(lab: Option<&Path>, q: &Query, format: Format, out: &Output) -> Res
         Ok(f) => f,
         Err(code) => return Ok(code),
     };
-    let a = q
-        .answer(&f)
-        .with_context(|| format!("cannot answer the query in {}", f.source().name()))?;
+    let a = match q.answer_in(&f) {
+        Ok(a) => a,
+        Err(e) => {
+            out.error(&format!("cannot answer the query: {e}"));
+            if let Some(h) = query_hint(&e) {
+                out.hint(h);
+            }
+            return Ok(crate::EXIT_USAGE);
+        }
+    };
     match format {
         Format::Json => data(&format!("{}\n", serde_json::to_string_pretty(&a)?))?,
         Format::Text => {
@@ -247,6 +252,8 @@ fn query_cmd(lab: Option<&Path>, q: &Query, format: Format, out: &Output) -> Res
                 Verdict::Allowed => "allowed",
                 Verdict::Partial => "partly allowed",
                 Verdict::Denied => "denied",
+                Verdict::NotFiltered => "not filtered",
+                _ => "answered",
             };
             let what = match (q.proto, q.port) {
                 (Some(p), Some(port)) => format!(" ({p} port {port})"),
@@ -260,9 +267,27 @@ fn query_cmd(lab: Option<&Path>, q: &Query, format: Format, out: &Output) -> Res
             data(&s)?;
         }
     }
-    Ok(if a.verdict == Verdict::Allowed {
-        EXIT_OK
-    } else {
-        EXIT_FAIL
-    })
+    // Not filtered: labnet's policy does not stand in the way, as for allowed.
+    Ok(
+        if matches!(a.verdict, Verdict::Allowed | Verdict::NotFiltered) {
+            EXIT_OK
+        } else {
+            EXIT_FAIL
+        },
+    )
+}
+
+/// The library says what is wrong with a query; the binary says which flag fixes it.
+fn query_hint(e: &QueryError) -> Option<&'static str> {
+    match e {
+        QueryError::PortWithoutProtocol { .. } => Some("add --proto tcp or --proto udp"),
+        QueryError::PortWithoutPorts(_) => {
+            Some("use --proto tcp or --proto udp with --port, or drop --port")
+        }
+        QueryError::PortZero => Some("give --port a number from 1 to 65535"),
+        QueryError::InternetAsSource => {
+            Some("use --from with an address outside the lab, e.g. --from 203.0.113.9")
+        }
+        _ => None,
+    }
 }

@@ -46,6 +46,11 @@ impl Output {
         let _ = writeln!(io::stderr().lock(), "{}: {msg}", self.error_word());
     }
 
+    /// A hint after an error (never suppressed: it says how to fix the error).
+    pub(crate) fn hint(&self, msg: &str) {
+        let _ = writeln!(io::stderr().lock(), "  hint: {msg}");
+    }
+
     /// Progress and notes; suppressed by `--quiet`.
     pub(crate) fn note(&self, msg: &str) {
         if !self.quiet {

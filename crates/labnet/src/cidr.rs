@@ -101,6 +101,12 @@ impl Ipv4Cidr {
         1u64 << (32 - u32::from(self.len))
     }
 
+    /// The address `n` after the network address (clamped to the last address).
+    #[must_use]
+    pub fn nth_host(self, n: u32) -> Ipv4Addr {
+        Ipv4Addr::from(self.first().saturating_add(n).min(self.last()))
+    }
+
     /// The first usable host address (network + 1), if the network has room for hosts.
     #[must_use]
     pub fn first_host(self) -> Option<Ipv4Addr> {

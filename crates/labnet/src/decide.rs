@@ -207,7 +207,7 @@ mod tests {
 
     #[test]
     fn reference_matrix_reads_as_the_procedure_says() {
-        let lab = Lab::reference();
+        let lab = crate::reference::lab();
         let d = |a: &str, b: &str| lab.decide(&Packet::tcp(ip(a), ip(b), 443, "x")).allowed;
         // Management to all.
         for dst in ["10.0.1.5", "10.0.2.5", "10.0.3.5", "10.0.4.5"] {
@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn internet_and_outside() {
-        let lab = Lab::reference();
+        let lab = crate::reference::lab();
         let out = lab.decide(&Packet::tcp(
             ip("10.0.3.9"),
             ip("203.0.113.10"),

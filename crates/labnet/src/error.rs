@@ -1,32 +1,17 @@
 //! Errors of labnet's library areas.
 
-use std::path::PathBuf;
+pub use labfile::LoadError;
 
-use crate::diag::Diagnostics;
-
-/// Loading a lab file failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoadError {
-    /// The file could not be read.
-    #[error("cannot read lab file {path}")]
-    Read {
-        /// The path given.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The file was read but is not a valid lab; every problem is in the diagnostics.
-    #[error("{0}")]
-    Invalid(Diagnostics),
-}
+use crate::proto::Proto;
 
 /// A reachability question could not be asked of this lab.
+///
+/// Messages name the question's parts, not any command-line flag: the
+/// `labnet` binary (and labctl) map them to their own flags.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum QueryError {
-    /// `--from`/`--to` names neither a segment nor an address.
+    /// The source or destination names neither a segment nor an address.
     #[error("{given:?} is neither a segment of this lab nor an IPv4 address{}", suggestion.as_ref().map_or_else(String::new, |s| format!(" (did you mean \"{s}\"?)")))]
     UnknownEndpoint {
         /// What was given.
@@ -34,7 +19,22 @@ pub enum QueryError {
         /// A close segment name, if any.
         suggestion: Option<String>,
     },
+    /// `internet` was given as the source: connections from the internet are
+    /// asked about with an outside address.
+    #[error(
+        "\"internet\" can only be a destination; ask about inbound traffic with an address outside the lab, e.g. 203.0.113.9"
+    )]
+    InternetAsSource,
+    /// A port was given without a protocol.
+    #[error("port {port} was given without a protocol; ports belong to tcp or udp")]
+    PortWithoutProtocol {
+        /// The port.
+        port: u16,
+    },
     /// A port was given for a protocol without ports.
-    #[error("--port needs --proto tcp or --proto udp (got {0})")]
-    PortWithoutPorts(crate::proto::Proto),
+    #[error("protocol {0} has no ports; ports belong to tcp or udp")]
+    PortWithoutPorts(Proto),
+    /// Port 0 is not a destination port.
+    #[error("port 0 is not a destination port; ports are 1 to 65535")]
+    PortZero,
 }

@@ -5,10 +5,12 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::labfile::LabFile;
+use crate::model::Lab;
 use crate::reach::{PairAccess, RulesBySource, Scratch, source_access};
 
 /// One cell: what `from` may open toward `to`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Cell {
     /// Source segment.
     pub from: String,
@@ -18,12 +20,13 @@ pub struct Cell {
     pub access: &'static str,
     /// Protocol-level detail.
     pub detail: PairAccess,
-    /// Lines of the rules that grant it.
+    /// Lines of the rules that grant it (empty for a lab built in code).
     pub lines: Vec<u32>,
 }
 
 /// Internet egress of one segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Egress {
     /// Segment.
     pub from: String,
@@ -35,6 +38,7 @@ pub struct Egress {
 
 /// The whole matrix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Matrix {
     /// Lab name.
     pub lab: String,
@@ -47,10 +51,24 @@ pub struct Matrix {
 }
 
 impl Matrix {
-    /// Compute the matrix of a lab file.
+    /// The matrix of a lab (built in code or read; no line numbers).
+    ///
+    /// ```
+    /// let m = labnet::matrix::Matrix::new(&labnet::reference::lab());
+    /// assert_eq!(m.segments.len(), 5);
+    /// ```
     #[must_use]
-    pub fn new(file: &LabFile) -> Self {
-        let lab = file.lab();
+    pub fn new(lab: &Lab) -> Self {
+        Self::build(lab, None)
+    }
+
+    /// The matrix of a lab file: each cell lists the lines of the rules that grant it.
+    #[must_use]
+    pub fn for_file(file: &LabFile) -> Self {
+        Self::build(file.lab(), Some(file))
+    }
+
+    fn build(lab: &Lab, file: Option<&LabFile>) -> Self {
         let segs = lab.segments();
         let n = segs.len();
         let rules = RulesBySource::new(lab);
@@ -76,7 +94,7 @@ impl Matrix {
                 let lines = detail
                     .rules
                     .iter()
-                    .filter_map(|&r| file.rule_location(r).map(|l| l.line))
+                    .filter_map(|&r| file.and_then(|f| f.rule_location(r)).map(|l| l.line))
                     .collect();
                 cells.push(Cell {
                     from: segs[a].name.to_string(),

@@ -4,20 +4,22 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use labfile::did_you_mean;
+
 use crate::decide::{CtState, Decision, Packet, Reason};
 use crate::error::QueryError;
 use crate::labfile::LabFile;
-use crate::labfile::walk::did_you_mean;
 use crate::model::Lab;
 use crate::proto::{L4, Proto};
 use crate::reach::{PairAccess, PortAccess, pair_access};
 
-/// An address standing for "the internet" when a query names it.
-pub const INTERNET_ADDR: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
-
 /// A reachability question; the `labnet query` flags are this struct.
+///
+/// A query checks itself before it is answered: a port needs protocol tcp or
+/// udp, and port 0 is refused ([`QueryError`]), rather than being read as tcp.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args), group(id = "query_options"))]
+#[non_exhaustive]
 pub struct Query {
     /// Source: a segment name, or an address (one outside the lab asks about inbound traffic).
     #[cfg_attr(feature = "clap", arg(long, value_name = "SEGMENT|ADDRESS"))]
@@ -28,14 +30,15 @@ pub struct Query {
     /// Protocol; without it, the answer covers every protocol.
     #[cfg_attr(feature = "clap", arg(long, value_enum))]
     pub proto: Option<Proto>,
-    /// Destination port (needs `--proto tcp` or `--proto udp`).
-    #[cfg_attr(feature = "clap", arg(long, requires = "proto", value_parser = clap::value_parser!(u16).range(1..)))]
+    /// Destination port (with protocol tcp or udp).
+    #[cfg_attr(feature = "clap", arg(long))]
     pub port: Option<u16>,
 }
 
 /// The verdict of a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// Everything asked about is allowed.
     Allowed,
@@ -43,10 +46,15 @@ pub enum Verdict {
     Partial,
     /// Nothing asked about is allowed.
     Denied,
+    /// The destination (or source) is the host itself, a segment's gateway:
+    /// that traffic is the host's own input or output, which labnet's forward
+    /// policy neither allows nor denies.
+    NotFiltered,
 }
 
 /// A rule that decides, with where it is written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RuleRef {
     /// Index into `[[policy.allow]]`, from 0.
     pub index: usize,
@@ -56,6 +64,7 @@ pub struct RuleRef {
 
 /// The answer to a [`Query`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Answer {
     /// Source as understood (segment name, or address).
     pub from: String,
@@ -79,11 +88,17 @@ pub struct Answer {
 enum End {
     Seg(u32, Option<Ipv4Addr>),
     Outside(Ipv4Addr),
+    /// `internet`, stood in for by an address outside the lab.
+    Internet(Ipv4Addr),
 }
 
 fn resolve(lab: &Lab, s: &str, allow_internet: bool) -> Result<End, QueryError> {
-    if allow_internet && s == "internet" {
-        return Ok(End::Outside(INTERNET_ADDR));
+    if s == "internet" {
+        if !allow_internet {
+            return Err(QueryError::InternetAsSource);
+        }
+        // An address outside every segment: the lab may itself use 203.0.113.0/24.
+        return Ok(End::Internet(lab.outside_net().nth_host(1)));
     }
     if let Some(i) = lab.segment_index(s) {
         return Ok(End::Seg(i, None));
@@ -100,49 +115,115 @@ fn resolve(lab: &Lab, s: &str, allow_internet: bool) -> Result<End, QueryError> 
     })
 }
 
+/// Where a query's line numbers come from: none for a lab built in code.
+#[derive(Clone, Copy)]
+struct Lines<'a>(Option<&'a LabFile>);
+
+impl Lines<'_> {
+    fn rule(self, i: usize) -> Option<u32> {
+        self.0.and_then(|f| f.rule_location(i)).map(|l| l.line)
+    }
+    fn internet(self, i: usize) -> Option<u32> {
+        self.0.and_then(|f| f.internet_location(i)).map(|l| l.line)
+    }
+}
+
 impl Query {
-    /// Answer the question for a lab file.
-    pub fn answer(&self, file: &LabFile) -> Result<Answer, QueryError> {
-        let lab = file.lab();
-        if let (Some(p), Some(_)) = (self.proto, self.port)
-            && !p.has_ports()
-        {
-            return Err(QueryError::PortWithoutPorts(p));
+    /// A question about everything `from` may open toward `to`.
+    #[must_use]
+    pub fn new(from: impl Into<String>, to: impl Into<String>) -> Self {
+        Self {
+            from: from.into(),
+            to: to.into(),
+            proto: None,
+            port: None,
         }
+    }
+
+    /// Only this protocol.
+    #[must_use]
+    pub fn proto(mut self, proto: Proto) -> Self {
+        self.proto = Some(proto);
+        self
+    }
+
+    /// Only this destination port (needs protocol tcp or udp).
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Whether the question makes sense on its own (before any lab is asked).
+    ///
+    /// # Errors
+    /// A port without a protocol, with a protocol that has no ports, or port 0.
+    pub fn validate(&self) -> Result<(), QueryError> {
+        match (self.proto, self.port) {
+            (_, Some(0)) => Err(QueryError::PortZero),
+            (None, Some(port)) => Err(QueryError::PortWithoutProtocol { port }),
+            (Some(p), Some(_)) if !p.has_ports() => Err(QueryError::PortWithoutPorts(p)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Answer the question for a lab (built in code or read from a file; no line numbers).
+    ///
+    /// # Errors
+    /// The query is not valid, or names something the lab does not have.
+    pub fn answer(&self, lab: &Lab) -> Result<Answer, QueryError> {
+        self.answer_with(lab, Lines(None))
+    }
+
+    /// Answer for a lab file: reasons cite the lines of the rules that decide.
+    ///
+    /// # Errors
+    /// As [`Query::answer`].
+    pub fn answer_in(&self, file: &LabFile) -> Result<Answer, QueryError> {
+        self.answer_with(file.lab(), Lines(Some(file)))
+    }
+
+    fn answer_with(&self, lab: &Lab, lines: Lines<'_>) -> Result<Answer, QueryError> {
+        self.validate()?;
         let from = resolve(lab, &self.from, false)?;
         let to = resolve(lab, &self.to, true)?;
         let name = |e: End| match e {
             End::Seg(i, None) => lab.segments()[i as usize].name.to_string(),
             End::Seg(i, Some(ip)) => format!("{ip} ({})", lab.segments()[i as usize].name),
-            End::Outside(ip) if ip == INTERNET_ADDR && self.to == "internet" => {
-                "internet".to_owned()
-            }
+            End::Internet(_) => "internet".to_owned(),
             End::Outside(ip) => format!("{ip} (outside the lab)"),
         };
-        let note = match to {
-            End::Seg(i, Some(ip)) if lab.segments()[i as usize].gateway == ip => Some(format!(
-                "{ip} is the gateway of \"{}\": the host itself. Traffic to it is host input, which labnet's forward policy does not filter.",
-                lab.segments()[i as usize].name
-            )),
+        let gateway = |e: End| match e {
+            End::Seg(i, Some(ip)) if lab.segments()[i as usize].gateway == ip => {
+                Some((ip, lab.segments()[i as usize].name.as_str()))
+            }
             _ => None,
         };
-        let mut ans = match (from, to) {
-            (End::Seg(a, _), End::Seg(b, _))
-                if a != b && self.port.is_none() && self.proto != Some(Proto::Icmp) =>
-            {
-                self.protocol_level(file, a, b)
+        let mut ans = if let Some((ip, seg)) = gateway(to) {
+            Answer::not_filtered(format!(
+                "{ip} is the gateway of \"{seg}\": the host itself. Traffic to it is the host's own input, which labnet's forward policy does not filter (the host's input firewall decides)"
+            ))
+        } else if let Some((ip, seg)) = gateway(from) {
+            Answer::not_filtered(format!(
+                "{ip} is the gateway of \"{seg}\": the host itself. Traffic it opens is the host's own output, which labnet's forward policy does not filter"
+            ))
+        } else {
+            match (from, to) {
+                (End::Seg(a, _), End::Seg(b, _))
+                    if a != b && self.port.is_none() && self.proto != Some(Proto::Icmp) =>
+                {
+                    self.protocol_level(lab, lines, a, b)
+                }
+                _ => self.packet_level(lab, lines, from, to),
             }
-            _ => self.packet_level(file, from, to),
         };
         ans.from = name(from);
         ans.to = name(to);
-        ans.note = note;
         Ok(ans)
     }
 
     /// A question about whole protocols between two segments.
-    fn protocol_level(&self, file: &LabFile, a: u32, b: u32) -> Answer {
-        let lab = file.lab();
+    fn protocol_level(&self, lab: &Lab, lines: Lines<'_>, a: u32, b: u32) -> Answer {
         let access = pair_access(lab, a, b);
         let (verdict, what) = match self.proto {
             None | Some(Proto::Any) => (
@@ -171,14 +252,14 @@ impl Query {
             &lab.segments()[a as usize].name,
             &lab.segments()[b as usize].name,
         );
-        let rules = refs(file, &access.rules);
+        let rules = refs(lines, &access.rules);
         let cite = cite_rules(&rules);
         let reason = match verdict {
             Verdict::Allowed => {
                 format!("\"{sa}\" may open connections to \"{sb}\", allowed by {cite}")
             }
             Verdict::Partial => format!("\"{sa}\" may reach \"{sb}\" {what}, allowed by {cite}"),
-            Verdict::Denied => format!(
+            Verdict::Denied | Verdict::NotFiltered => format!(
                 "no [[policy.allow]] rule lets \"{sa}\" open {}connections to \"{sb}\": denied by default",
                 self.proto
                     .filter(|p| *p != Proto::Any)
@@ -202,8 +283,7 @@ impl Query {
     }
 
     /// A question about one packet: a specific protocol and port, or anything involving outside.
-    fn packet_level(&self, file: &LabFile, from: End, to: End) -> Answer {
-        let lab = file.lab();
+    fn packet_level(&self, lab: &Lab, lines: Lines<'_>, from: End, to: End) -> Answer {
         let addr = |e: End| match e {
             End::Seg(i, ip) => ip.unwrap_or_else(|| {
                 // A host address of the segment that is not its gateway.
@@ -215,7 +295,7 @@ impl Query {
                     cand
                 }
             }),
-            End::Outside(ip) => ip,
+            End::Outside(ip) | End::Internet(ip) => ip,
         };
         let l4 = match self.proto {
             Some(Proto::Udp) => L4::UDP,
@@ -223,7 +303,7 @@ impl Query {
             _ => L4::TCP,
         };
         let oif = match to {
-            End::Outside(_) => lab
+            End::Outside(_) | End::Internet(_) => lab
                 .info()
                 .uplink
                 .as_ref()
@@ -246,14 +326,14 @@ impl Query {
             Verdict::Denied
         };
         let rules = match d.reason {
-            Reason::Rule { rule } => refs(file, &[rule]),
+            Reason::Rule { rule } => refs(lines, &[rule]),
             _ => Vec::new(),
         };
         Answer {
             from: String::new(),
             to: String::new(),
             verdict,
-            reason: explain(file, &d, &p),
+            reason: explain(lab, lines, &d, &p),
             rules,
             masquerade: d.masquerade,
             access: None,
@@ -262,12 +342,27 @@ impl Query {
     }
 }
 
-fn refs(file: &LabFile, rules: &[usize]) -> Vec<RuleRef> {
+impl Answer {
+    fn not_filtered(reason: String) -> Self {
+        Self {
+            from: String::new(),
+            to: String::new(),
+            verdict: Verdict::NotFiltered,
+            reason,
+            rules: Vec::new(),
+            masquerade: false,
+            access: None,
+            note: None,
+        }
+    }
+}
+
+fn refs(lines: Lines<'_>, rules: &[usize]) -> Vec<RuleRef> {
     rules
         .iter()
         .map(|&index| RuleRef {
             index,
-            line: file.rule_location(index).map(|l| l.line),
+            line: lines.rule(index),
         })
         .collect()
 }
@@ -283,8 +378,7 @@ fn cite_rules(rules: &[RuleRef]) -> String {
     parts.join(", ")
 }
 
-fn explain(file: &LabFile, d: &Decision, p: &Packet) -> String {
-    let lab = file.lab();
+fn explain(lab: &Lab, lines: Lines<'_>, d: &Decision, p: &Packet) -> String {
     let seg = |i: u32| lab.segments()[i as usize].name.as_str();
     let what = match (p.l4.name(), p.dport) {
         (Some(n), Some(port)) => format!("{n} port {port}"),
@@ -302,12 +396,12 @@ fn explain(file: &LabFile, d: &Decision, p: &Packet) -> String {
             seg(segment)
         ),
         Reason::Rule { rule } => {
-            format!("{what} is allowed by {}", cite_rules(&refs(file, &[rule])))
+            format!("{what} is allowed by {}", cite_rules(&refs(lines, &[rule])))
         }
         Reason::Internet { segment } => {
-            let at = file.internet_location(segment as usize).map_or_else(
+            let at = lines.internet(segment as usize).map_or_else(
                 || "internet defaults to true".to_owned(),
-                |l| format!("internet = true at line {}", l.line),
+                |l| format!("internet = true at line {l}"),
             );
             format!(
                 "\"{}\" has internet egress ({at}), masqueraded via {}",
@@ -316,9 +410,9 @@ fn explain(file: &LabFile, d: &Decision, p: &Packet) -> String {
             )
         }
         Reason::NoInternet { segment } => {
-            let at = file
-                .internet_location(segment as usize)
-                .map_or_else(String::new, |l| format!(" (line {})", l.line));
+            let at = lines
+                .internet(segment as usize)
+                .map_or_else(String::new, |l| format!(" (line {l})"));
             format!("\"{}\" has internet = false{at}", seg(segment))
         }
         Reason::NotUplink { segment } => format!(

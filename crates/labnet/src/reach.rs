@@ -101,7 +101,14 @@ impl PairAccess {
             self.rules.push(rule);
         }
         match proto {
-            Proto::Any => self.any = true,
+            // Every protocol includes tcp, udp and icmp: say so in each field, so
+            // no reader sees `any` next to "tcp: none".
+            Proto::Any => {
+                self.any = true;
+                self.tcp = PortAccess::All;
+                self.udp = PortAccess::All;
+                self.icmp = true;
+            }
             Proto::Tcp => self.tcp.grant(ports),
             Proto::Udp => self.udp.grant(ports),
             Proto::Icmp => self.icmp = true,

@@ -1,4 +1,4 @@
-//! The built-in reference lab.
+//! The built-in reference lab: the one way to it, as text, as a file and as a lab.
 
 use crate::labfile::{self, BUILTIN_NAME, LabFile};
 use crate::model::Lab;
@@ -7,11 +7,16 @@ use crate::model::Lab;
 pub const TOML: &str = include_str!("reference.toml");
 
 /// The reference lab with its source text.
+///
+/// ```
+/// let file = labnet::reference::file();
+/// assert_eq!(file.lab().info().name.as_str(), "aws-sim");
+/// ```
 #[must_use]
 pub fn file() -> LabFile {
     match labfile::parse(BUILTIN_NAME, TOML) {
         Ok(f) => f,
-        // The text is a constant checked by the tests below; this arm is unreachable
+        // The text is a constant checked by the tests; this arm is unreachable
         // in a released build, and an empty-policy lab is not a safe stand-in.
         #[allow(clippy::panic)]
         Err(e) => panic!(

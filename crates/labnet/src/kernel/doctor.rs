@@ -76,20 +76,20 @@ pub fn parse_ruleset(text: &str) -> Vec<LiveChain> {
                     ..LiveChain::default()
                 });
             }
-        } else if depth == 2 {
-            if let Some(c) = chain.as_mut() {
-                if line.starts_with("type ") && line.contains(" hook ") {
-                    c.hook = Some(line.to_owned());
-                } else if !line.is_empty() && line != "}" {
-                    c.rules.push(line.to_owned());
-                }
+        } else if depth == 2
+            && let Some(c) = chain.as_mut()
+        {
+            if line.starts_with("type ") && line.contains(" hook ") {
+                c.hook = Some(line.to_owned());
+            } else if !line.is_empty() && line != "}" {
+                c.rules.push(line.to_owned());
             }
         }
         depth = (depth + opens).saturating_sub(closes);
-        if depth <= 1 {
-            if let Some(c) = chain.take() {
-                out.push(c);
-            }
+        if depth <= 1
+            && let Some(c) = chain.take()
+        {
+            out.push(c);
         }
     }
     out
@@ -154,15 +154,13 @@ pub fn examine_ruleset(
         while i < reach.len() {
             let c = reach[i];
             for r in &c.rules {
-                if let Some(target) = jump_target(r) {
-                    if let Some(t) = chains
+                if let Some(target) = jump_target(r)
+                    && let Some(t) = chains
                         .iter()
                         .find(|x| x.family == c.family && x.table == c.table && x.name == target)
-                    {
-                        if !reach.iter().any(|x| std::ptr::eq(*x, t)) {
-                            reach.push(t);
-                        }
-                    }
+                    && !reach.iter().any(|x| std::ptr::eq(*x, t))
+                {
+                    reach.push(t);
                 }
             }
             i += 1;
@@ -225,21 +223,21 @@ pub fn examine_ruleset(
             if !r.contains("masquerade") && !r.contains(" snat ") {
                 continue;
             }
-            if let Some(net) = lab_nets.iter().find(|n| mentions_net(r, "saddr", **n)) {
-                if !excludes_lab(r, &lab_nets) {
-                    out.push(Finding {
-                        chain: c.id(),
-                        what: r.clone(),
-                        problem: format!(
-                            "rewrites the source of traffic from lab segment {net} that does not leave \
+            if let Some(net) = lab_nets.iter().find(|n| mentions_net(r, "saddr", **n))
+                && !excludes_lab(r, &lab_nets)
+            {
+                out.push(Finding {
+                    chain: c.id(),
+                    what: r.clone(),
+                    problem: format!(
+                        "rewrites the source of traffic from lab segment {net} that does not leave \
                              for the internet, so other segments see the host, not the sender \
                              (libvirt's `nat` mode does this)"
-                        ),
-                        fix: "use libvirt forward mode `open` for lab networks; labnet masquerades \
+                    ),
+                    fix: "use libvirt forward mode `open` for lab networks; labnet masquerades \
                               internet egress itself"
-                            .into(),
-                    });
-                }
+                        .into(),
+                });
             }
         }
     }
@@ -337,7 +335,7 @@ table ip libvirt_network {
 
     #[test]
     fn finds_docker_drop_policy_libvirt_reject_and_masquerade() {
-        let lab = Lab::reference();
+        let lab = crate::reference::lab();
         let f = examine_ruleset(RULESET, &lab, "labnet", false);
         assert_eq!(f.len(), 3, "{f:#?}");
         assert!(f[0].chain.contains("filter chain FORWARD"));
@@ -352,16 +350,16 @@ table ip libvirt_network {
             "\t\tcounter packets 0 bytes 0 return",
             &format!("\t\tip saddr 10.0.0.0/22 counter packets 0 bytes 0 accept comment \"{OWNER_COMMENT}\"\n\t\tcounter packets 0 bytes 0 return"),
         );
-        let f = examine_ruleset(&with, &Lab::reference(), "labnet", false);
+        let f = examine_ruleset(&with, &crate::reference::lab(), "labnet", false);
         assert!(f.iter().all(|x| !x.chain.contains("FORWARD")), "{f:#?}");
         // As iptables-nft lists them: no comment, but iptables says they are ours.
-        let f = examine_ruleset(RULESET, &Lab::reference(), "labnet", true);
+        let f = examine_ruleset(RULESET, &crate::reference::lab(), "labnet", true);
         assert!(f.iter().all(|x| !x.chain.contains("FORWARD")), "{f:#?}");
     }
 
     #[test]
     fn own_table_and_unrelated_rules_are_quiet() {
         let text = "table ip labnet {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t\tdrop\n\t}\n}\ntable ip other {\n\tchain f {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tip saddr 192.168.9.0/24 drop\n\t}\n}\n";
-        assert!(examine_ruleset(text, &Lab::reference(), "labnet", false).is_empty());
+        assert!(examine_ruleset(text, &crate::reference::lab(), "labnet", false).is_empty());
     }
 }

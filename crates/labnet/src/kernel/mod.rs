@@ -15,7 +15,7 @@ pub mod netns;
 pub mod nft_cli;
 #[cfg(feature = "nftnl")]
 pub mod nftnl;
-pub mod program;
+pub use crate::target::program;
 pub mod tool;
 
 use serde::{Deserialize, Serialize};

@@ -14,8 +14,10 @@ use nftnl::nftnl_sys::{self as sys, libc};
 use nftnl::{Batch, Chain, ChainType, Hook, MsgType, NlMsg, Policy, ProtoFamily, Rule, Table};
 
 use super::KernelError;
-use super::program::{BaseChain, Expr, Header, Program, RuleDef, SetDef, Verdict, rbtree_elements};
 use crate::proto::L4;
+use crate::target::program::{
+    BaseChain, Expr, Header, Program, RuleDef, SetDef, Verdict, rbtree_elements,
+};
 
 /// `NFT_SET_CONCAT` (kernel 5.6): intervals of concatenated keys (pipapo).
 const NFT_SET_CONCAT: u32 = 0x80;

@@ -1,31 +1,45 @@
-//! The lab file: one TOML file describing the whole lab.
+//! labnet's sections of the lab file: `[lab]`, `[[segment]]` and `[policy]`.
 //!
-//! labnet owns `[lab]`, `[[segment]]` and `[policy]`; other labkit crates own
-//! the sections they read and pass their names in [`ParseOptions::other_sections`]
-//! so that labnet does not report them as unknown. See `docs/lab-file.md`.
+//! The file itself, its diagnostics and the generic readers are the shared
+//! [`labfile`](::labfile) crate's; this module reads labnet's sections from a
+//! [`Document`] into the model's draft, which [`crate::model`] validates.
+//! Other crates read their own sections from the same document; see
+//! docs/lab-file.md for who owns which.
+//!
+//! ```
+//! // One crate alone: parse, read labnet's sections, report unknown sections.
+//! let file = labnet::labfile::parse("lab.toml", labnet::reference::TOML)?;
+//! assert_eq!(file.lab().segments().len(), 5);
+//!
+//! // Several crates over one document, with one list of diagnostics.
+//! let doc = labfile::Document::parse("lab.toml", labnet::reference::TOML)?;
+//! let mut sink = labfile::Sink::new();
+//! let net = labnet::labfile::read(&doc, &mut sink).expect("valid");
+//! // ... labvirt, labdocker, ... read their sections here ...
+//! doc.finish(&mut sink);
+//! assert!(!sink.has_errors());
+//! assert!(net.segment_span("database").is_some());
+//! # Ok::<(), labfile::Diagnostics>(())
+//! ```
 
 mod print;
 mod read;
-mod validate;
-pub mod walk;
 
 use std::path::Path;
 use std::sync::Arc;
 
+pub use ::labfile::{Document, Sink, Span};
 pub use print::to_toml;
 pub use read::LABNET_SECTIONS;
-pub use validate::Spans;
 
-use crate::diag::{Diagnostic, Diagnostics, Location, Source};
+use crate::diag::{Diagnostics, Location, Source};
 use crate::error::LoadError;
-use crate::model::{Lab, LabBuilder};
-use walk::Field;
+use crate::model::Lab;
+pub use crate::model::Spans;
 
-/// How to parse.
-#[derive(Debug, Clone, Default)]
-pub struct ParseOptions {
-    /// Top-level sections owned by other crates: accepted without being read.
-    pub other_sections: Vec<&'static str>,
+/// The generic readers, which now live in the `labfile` crate.
+pub mod walk {
+    pub use ::labfile::{ArrayReader, Element, Field, Item, TableReader, did_you_mean};
 }
 
 /// A validated lab with the text it came from, its warnings and where each part was written.
@@ -59,11 +73,13 @@ impl LabFile {
     /// Where rule `i` (`[[policy.allow]]` number `i`, from 0) starts.
     #[must_use]
     pub fn rule_location(&self, i: usize) -> Option<Location> {
-        self.spans
-            .rules
-            .get(i)
-            .and_then(Option::as_ref)
-            .map(|s| self.source.location(s.start))
+        self.rule_span(i).map(|s| self.source.location(s.start()))
+    }
+
+    /// The span of rule `i`'s header.
+    #[must_use]
+    pub fn rule_span(&self, i: usize) -> Option<Span> {
+        self.spans.rules.get(i).copied().flatten()
     }
 
     /// Where segment `i` starts.
@@ -72,8 +88,18 @@ impl LabFile {
         self.spans
             .segments
             .get(i)
-            .and_then(Option::as_ref)
-            .map(|s| self.source.location(s.start))
+            .copied()
+            .flatten()
+            .map(|s| self.source.location(s.start()))
+    }
+
+    /// Where the segment called `name` is declared (its `[[segment]]` header), for
+    /// notes in other crates' diagnostics: "VM `db1` is on segment `database`,
+    /// declared here". The span refers to the same document other crates read.
+    #[must_use]
+    pub fn segment_span(&self, name: &str) -> Option<Span> {
+        let i = self.lab.segment_index(name)? as usize;
+        self.spans.segments.get(i).copied().flatten()
     }
 
     /// Where segment `i`'s `internet` value is written, if it is.
@@ -82,8 +108,9 @@ impl LabFile {
         self.spans
             .internet
             .get(i)
-            .and_then(Option::as_ref)
-            .map(|s| self.source.location(s.start))
+            .copied()
+            .flatten()
+            .map(|s| self.source.location(s.start()))
     }
 
     /// Give up the file information, keeping the lab.
@@ -96,143 +123,69 @@ impl LabFile {
 /// Display name of the built-in reference lab in diagnostics.
 pub const BUILTIN_NAME: &str = "<built-in reference lab>";
 
-/// Parse and validate lab-file text. `name` is what diagnostics call the file.
-pub fn parse(name: &str, text: &str) -> Result<LabFile, Diagnostics> {
-    parse_with(name, text, &ParseOptions::default())
+/// Read labnet's sections of `doc` and validate them. Every problem goes to
+/// `sink`, warnings included; the lab comes back when labnet found no error.
+/// Does not report unknown sections: the front end calls
+/// [`Document::finish`] once every crate has read its own.
+pub fn read(doc: &Document, sink: &mut Sink) -> Option<LabFile> {
+    let errors = sink.error_count();
+    let before = sink.items().len();
+    let draft = read::read(doc, sink);
+    let validated = crate::model::validate(draft, sink);
+    let warnings: Vec<_> = sink.items()[before..]
+        .iter()
+        .filter(|d| !d.is_error())
+        .cloned()
+        .collect();
+    match validated {
+        Some((lab, spans)) if sink.error_count() == errors => Some(LabFile {
+            lab,
+            source: Arc::clone(doc.source()),
+            spans,
+            warnings: Diagnostics::new(Arc::clone(doc.source()), warnings),
+        }),
+        _ => None,
+    }
 }
 
-/// [`parse`] with options.
-pub fn parse_with(name: &str, text: &str, opts: &ParseOptions) -> Result<LabFile, Diagnostics> {
-    let source = Arc::new(Source::new(name, text));
-    let mut diags = Vec::new();
-    let root = match toml_span::parse(text) {
-        Ok(v) => v,
-        Err(e) => {
-            diags.push(toml_error(&e));
-            return Err(Diagnostics::new(source, diags));
-        }
-    };
-    let draft = read::read(&root, &opts.other_sections, &mut diags);
-    let validated = validate::validate(draft, &mut diags);
-    let all = Diagnostics::new(Arc::clone(&source), diags);
-    match validated {
-        Some((lab, spans)) if !all.has_errors() => Ok(LabFile {
-            lab,
-            source,
-            spans,
-            warnings: all,
-        }),
+/// Parse and validate lab-file text read by labnet alone. `name` is what
+/// diagnostics call the file. Sections of other labkit crates are accepted
+/// unread; unknown sections are errors.
+///
+/// # Errors
+/// Every problem found, as located diagnostics.
+pub fn parse(name: &str, text: &str) -> Result<LabFile, Diagnostics> {
+    from_document(&Document::parse(name, text)?)
+}
+
+/// [`parse`] for a document already parsed.
+///
+/// # Errors
+/// Every problem found.
+pub fn from_document(doc: &Document) -> Result<LabFile, Diagnostics> {
+    let mut sink = Sink::new();
+    let file = read(doc, &mut sink);
+    doc.finish(&mut sink);
+    let all = sink.into_diagnostics(Arc::clone(doc.source()));
+    match file {
+        Some(f) if !all.has_errors() => Ok(LabFile { warnings: all, ..f }),
         _ => Err(all),
     }
 }
 
 /// Read, parse and validate a lab file from disk.
+///
+/// ```no_run
+/// match labnet::labfile::load(std::path::Path::new("lab.toml")) {
+///     Ok(file) => println!("{} segments", file.lab().segments().len()),
+///     Err(labnet::LoadError::Invalid(diags)) => eprintln!("{diags}"),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// ```
+///
+/// # Errors
+/// The file cannot be read, or it is not a valid lab.
 pub fn load(path: &Path) -> Result<LabFile, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    parse(&path.display().to_string(), &text).map_err(LoadError::Invalid)
-}
-
-/// The built-in reference lab, as a [`LabFile`] whose lines refer to [`crate::reference::TOML`].
-#[must_use]
-pub fn builtin() -> LabFile {
-    crate::reference::file()
-}
-
-fn toml_error(e: &toml_span::Error) -> Diagnostic {
-    use toml_span::ErrorKind as K;
-    let span = e.span.start..e.span.end;
-    let (msg, hint) = match &e.kind {
-        K::DuplicateKey { key, .. } => (
-            format!("`{key}` is set twice"),
-            "remove one of them".to_owned(),
-        ),
-        K::DuplicateTable { name, .. } => (
-            format!("table [{name}] is defined twice"),
-            "merge the two tables; use [[...]] for a list of tables such as [[segment]]".to_owned(),
-        ),
-        K::InvalidNumber => (
-            "invalid number".to_owned(),
-            "quote addresses, networks and dates: cidr = \"10.0.1.0/24\"".to_owned(),
-        ),
-        K::UnterminatedString => (
-            "unterminated string".to_owned(),
-            "close the string with a matching quote".to_owned(),
-        ),
-        _ => (
-            format!("{e}"),
-            "the file is not valid TOML: quote strings such as names, addresses and networks (cidr = \"10.0.1.0/24\"); see https://toml.io".to_owned(),
-        ),
-    };
-    Diagnostic::error("(syntax)", format!("TOML syntax error: {msg}"))
-        .span(Some(span))
-        .hint(hint)
-}
-
-/// The builder path: the same semantic checks, without spans.
-pub(crate) fn validate_builder(b: &LabBuilder) -> Result<Lab, Diagnostics> {
-    use crate::model::Selector;
-    use read::{DraftDhcp, DraftLab, DraftRule, DraftSegment, DraftSel};
-
-    fn sel(s: &Selector) -> DraftSel<'_> {
-        match s {
-            Selector::All => DraftSel::All,
-            Selector::Names(ns) => {
-                DraftSel::Names(ns.iter().map(|n| Field::code(n.as_str())).collect())
-            }
-        }
-    }
-    let draft = DraftLab {
-        lab_read: true,
-        lab_span: None,
-        name: Some(Field::code(b.info.name.clone())),
-        domain: Some(Field::code(b.info.domain.clone())),
-        uplink: b.info.uplink.clone().map(Field::code),
-        segments: b
-            .segments
-            .iter()
-            .map(|s| DraftSegment {
-                span: None,
-                name: Some(Field::code(s.name.clone())),
-                cidr: Some(Field::code(s.cidr)),
-                gateway: Some(Field::code(s.gateway)),
-                dhcp: s.dhcp.map(|d| {
-                    Field::code(DraftDhcp {
-                        start: Some(Field::code(d.start)),
-                        end: Some(Field::code(d.end)),
-                    })
-                }),
-                ssh_ports: Some(Field::code(s.ssh_ports)),
-                internet: Some(Field::code(s.internet)),
-            })
-            .collect(),
-        bad_names: Vec::new(),
-        rules: b
-            .rules
-            .iter()
-            .map(|r| DraftRule {
-                span: None,
-                from: Some(Field::code(sel(&r.from))),
-                to: Some(Field::code(sel(&r.to))),
-                proto: Some(Field::code(r.proto)),
-                ports: (!r.ports.is_empty())
-                    .then(|| Field::code(r.ports.iter().map(|p| Field::code(*p)).collect())),
-            })
-            .collect(),
-    };
-    let mut diags = Vec::new();
-    let out = validate::validate(draft, &mut diags);
-    let source = Arc::new(Source::new("<lab built in code>", ""));
-    match out {
-        Some((lab, _))
-            if !diags
-                .iter()
-                .any(|d| d.severity == crate::diag::Severity::Error) =>
-        {
-            Ok(lab)
-        }
-        _ => Err(Diagnostics::new(source, diags)),
-    }
+    let doc = ::labfile::load(path)?;
+    from_document(&doc).map_err(LoadError::Invalid)
 }

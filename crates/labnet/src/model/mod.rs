@@ -4,6 +4,29 @@
 //! [`crate::labfile::parse`] or from code with [`LabBuilder`]), so everything
 //! downstream (compiler, queries, matrix) may rely on its invariants: segment
 //! names unique, networks disjoint, every rule naming known segments.
+//!
+//! The validation lives here, in [`validate`]: the lab-file reader and the
+//! builder both produce a [`draft::Draft`] and hand it over, so nothing in the
+//! model depends on how a lab was written down.
+//!
+//! ```
+//! use labnet::{AllowRule, Lab, LabInfo, Segment, Selector};
+//!
+//! let info = LabInfo::new("small".parse()?, "lab.local".parse()?, None);
+//! let lab = Lab::builder(info)
+//!     .segment(Segment::new("app".parse()?, "10.1.0.0/24".parse()?, "2201-2210".parse()?).with_internet(false))
+//!     .segment(Segment::new("db".parse()?, "10.1.1.0/24".parse()?, "2211-2220".parse()?).with_internet(false))
+//!     .allow(AllowRule::new(Selector::one("app".parse()?), Selector::one("db".parse()?)))
+//!     .build()?;
+//! assert_eq!(lab.segments().len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub(crate) mod draft;
+mod validate;
+
+pub use validate::Spans;
+pub(crate) use validate::validate;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -17,6 +40,7 @@ use crate::proto::Proto;
 
 /// The `[lab]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct LabInfo {
     /// The lab's name.
     pub name: LabName,
@@ -26,8 +50,21 @@ pub struct LabInfo {
     pub uplink: Option<InterfaceName>,
 }
 
+impl LabInfo {
+    /// The `[lab]` section's fields.
+    #[must_use]
+    pub fn new(name: LabName, domain: DomainName, uplink: Option<InterfaceName>) -> Self {
+        Self {
+            name,
+            domain,
+            uplink,
+        }
+    }
+}
+
 /// A DHCP range, inclusive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct DhcpRange {
     /// First leased address.
     pub start: Ipv4Addr,
@@ -36,6 +73,12 @@ pub struct DhcpRange {
 }
 
 impl DhcpRange {
+    /// The range `start..=end` (checked against its segment when the lab is built).
+    #[must_use]
+    pub fn new(start: Ipv4Addr, end: Ipv4Addr) -> Self {
+        Self { start, end }
+    }
+
     /// Whether `ip` is leased from this range.
     #[must_use]
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
@@ -45,6 +88,7 @@ impl DhcpRange {
 
 /// One `[[segment]]`: an isolated network, like an AWS VPC subnet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Segment {
     /// Unique name.
     pub name: SegmentName,
@@ -73,11 +117,33 @@ impl Segment {
             internet: true,
         }
     }
+
+    /// With this gateway instead of the first host address.
+    #[must_use]
+    pub fn with_gateway(mut self, gateway: Ipv4Addr) -> Self {
+        self.gateway = gateway;
+        self
+    }
+
+    /// With a DHCP range.
+    #[must_use]
+    pub fn with_dhcp(mut self, dhcp: DhcpRange) -> Self {
+        self.dhcp = Some(dhcp);
+        self
+    }
+
+    /// With internet egress on or off.
+    #[must_use]
+    pub fn with_internet(mut self, internet: bool) -> Self {
+        self.internet = internet;
+        self
+    }
 }
 
 /// Which segments a rule's `from` or `to` names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum Selector {
     /// `"*"`: every segment (for `to`: every segment other than the source).
     All,
@@ -95,6 +161,7 @@ impl Selector {
 
 /// One `[[policy.allow]]` rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct AllowRule {
     /// Segments that may open connections.
     pub from: Selector,
@@ -116,6 +183,20 @@ impl AllowRule {
             proto: Proto::Any,
             ports: Vec::new(),
         }
+    }
+
+    /// Only this protocol.
+    #[must_use]
+    pub fn proto(mut self, proto: Proto) -> Self {
+        self.proto = proto;
+        self
+    }
+
+    /// Only these destination ports (tcp or udp).
+    #[must_use]
+    pub fn ports(mut self, ports: impl IntoIterator<Item = PortRange>) -> Self {
+        self.ports = ports.into_iter().collect();
+        self
     }
 }
 
@@ -163,12 +244,6 @@ impl Lab {
             resolved,
             index,
         }
-    }
-
-    /// The built-in reference lab (the AWS-VPC-style lab of the original procedures).
-    #[must_use]
-    pub fn reference() -> Self {
-        crate::reference::lab()
     }
 
     /// Start building a lab in code.
@@ -227,6 +302,26 @@ impl Lab {
         &self.resolved
     }
 
+    /// A /24 outside every segment, to stand for "the internet" in queries and
+    /// in the packet proof. Documentation ranges first (203.0.113.0/24, then
+    /// 198.51.100.0/24, 192.0.2.0/24), so a lab that uses one of them as a
+    /// segment still gets an internet that is not part of it.
+    #[must_use]
+    pub fn outside_net(&self) -> Ipv4Cidr {
+        let free = |c: Ipv4Cidr| self.segments.iter().all(|s| !s.cidr.overlaps(c));
+        let docs = [[203, 0, 113, 0], [198, 51, 100, 0], [192, 0, 2, 0]];
+        docs.into_iter()
+            .map(|a| Ipv4Cidr::truncating(Ipv4Addr::from(a), 24))
+            .chain(
+                // Then any public /24: a lab cannot cover them all.
+                (u32::from(Ipv4Addr::new(100, 64, 0, 0)) >> 8
+                    ..u32::from(Ipv4Addr::new(223, 255, 255, 0)) >> 8)
+                    .map(|n| Ipv4Cidr::truncating(Ipv4Addr::from(n << 8), 24)),
+            )
+            .find(|&c| free(c))
+            .unwrap_or_else(|| Ipv4Cidr::truncating(Ipv4Addr::new(203, 0, 113, 0), 24))
+    }
+
     /// Whether any segment has internet egress.
     #[must_use]
     pub fn has_internet(&self) -> bool {
@@ -237,9 +332,9 @@ impl Lab {
 /// Builds a [`Lab`] in code, validated exactly like a lab file.
 #[derive(Debug, Clone)]
 pub struct LabBuilder {
-    pub(crate) info: LabInfo,
-    pub(crate) segments: Vec<Segment>,
-    pub(crate) rules: Vec<AllowRule>,
+    info: LabInfo,
+    segments: Vec<Segment>,
+    rules: Vec<AllowRule>,
 }
 
 impl LabBuilder {
@@ -257,8 +352,68 @@ impl LabBuilder {
         self
     }
 
-    /// Validate and build. Errors carry every problem found, as for a file.
-    pub fn build(self) -> Result<Lab, crate::diag::Diagnostics> {
-        crate::labfile::validate_builder(&self)
+    /// Validate and build. Errors carry every problem found, as for a file
+    /// (fields are named as in a lab file; there are no locations).
+    ///
+    /// # Errors
+    /// The lab breaks a rule a lab file would be refused for.
+    pub fn build(self) -> Result<Lab, labfile::Diagnostics> {
+        use draft::{Draft, DraftDhcp, DraftRule, DraftSegment, DraftSel};
+        use labfile::{Field, Sink, Source};
+        use std::sync::Arc;
+
+        fn sel(s: &Selector) -> DraftSel<'_> {
+            match s {
+                Selector::All => DraftSel::All,
+                Selector::Names(ns) => {
+                    DraftSel::Names(ns.iter().map(|n| Field::code(n.as_str())).collect())
+                }
+            }
+        }
+        let draft = Draft {
+            lab_read: true,
+            lab_span: None,
+            name: Some(Field::code(self.info.name.clone())),
+            domain: Some(Field::code(self.info.domain.clone())),
+            uplink: self.info.uplink.clone().map(Field::code),
+            uplink_written: self.info.uplink.is_some(),
+            segments: self
+                .segments
+                .iter()
+                .map(|s| DraftSegment {
+                    span: None,
+                    name: Some(Field::code(s.name.clone())),
+                    cidr: Some(Field::code(s.cidr)),
+                    gateway: Some(Field::code(s.gateway)),
+                    dhcp: s.dhcp.map(|d| {
+                        Field::code(DraftDhcp {
+                            start: Some(Field::code(d.start)),
+                            end: Some(Field::code(d.end)),
+                        })
+                    }),
+                    ssh_ports: Some(Field::code(s.ssh_ports)),
+                    internet: Some(Field::code(s.internet)),
+                })
+                .collect(),
+            bad_names: Vec::new(),
+            rules: self
+                .rules
+                .iter()
+                .map(|r| DraftRule {
+                    span: None,
+                    from: Some(Field::code(sel(&r.from))),
+                    to: Some(Field::code(sel(&r.to))),
+                    proto: Some(Field::code(r.proto)),
+                    ports: (!r.ports.is_empty())
+                        .then(|| Field::code(r.ports.iter().map(|p| Field::code(*p)).collect())),
+                })
+                .collect(),
+        };
+        let mut sink = Sink::new();
+        let out = validate::validate(draft, &mut sink);
+        match out {
+            Some((lab, _)) if !sink.has_errors() => Ok(lab),
+            _ => Err(sink.into_diagnostics(Arc::new(Source::new("<lab built in code>", "")))),
+        }
     }
 }

@@ -1,13 +1,17 @@
 //! Draft to validated [`Lab`]: the checks that span fields and segments.
+//!
+//! The model owns these checks. The lab-file reader and [`super::LabBuilder`]
+//! both hand a [`Draft`] here, so a lab built in code is held to exactly the
+//! rules a lab file is, and nothing here knows where the draft came from.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use super::read::{DraftLab, DraftRule, DraftSel};
-use super::walk::{Field, Span, did_you_mean};
+use labfile::{Diagnostic, Field, Sink, Span, did_you_mean};
+
+use super::draft::{Draft, DraftDhcp, DraftRule, DraftSel};
+use super::{AllowRule, DhcpRange, Lab, LabInfo, Resolved, Segment, Selector};
 use crate::cidr::Ipv4Cidr;
-use crate::diag::Diagnostic;
-use crate::model::{AllowRule, DhcpRange, Lab, LabInfo, Resolved, Segment, Selector};
 use crate::names::SegmentName;
 use crate::proto::Proto;
 
@@ -31,38 +35,38 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("240.0.0.0/4", "reserved (240.0.0.0/4)"),
 ];
 
-pub(crate) fn validate(d: DraftLab<'_>, diags: &mut Vec<Diagnostic>) -> Option<(Lab, Spans)> {
-    let errors_before = count_errors(diags);
+pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
+    let errors_before = sink.error_count();
     let mut spans = Spans::default();
 
     // Segments, one by one.
     let mut segments: Vec<Option<Segment>> = Vec::with_capacity(d.segments.len());
     for (i, s) in d.segments.iter().enumerate() {
         let path = format!("segment[{i}]");
-        spans.segments.push(s.span.clone());
+        spans.segments.push(s.span);
         spans
             .internet
-            .push(s.internet.as_ref().and_then(|f| f.span.clone()));
+            .push(s.internet.as_ref().and_then(|f| f.span));
         let cidr = s
             .cidr
             .as_ref()
-            .and_then(|c| check_cidr(c, &path, diags).then_some(c.value));
-        let gateway = cidr.and_then(|net| check_gateway(net, s.gateway.as_ref(), &path, diags));
+            .and_then(|c| check_cidr(c, &path, sink).then_some(c.value));
+        let gateway = cidr.and_then(|net| check_gateway(net, s.gateway.as_ref(), &path, sink));
         let dhcp = match (&s.dhcp, cidr, gateway) {
             (None, ..) => Some(None),
-            (Some(f), Some(net), Some(gw)) => check_dhcp(net, gw, f, &path, diags).map(Some),
+            (Some(f), Some(net), Some(gw)) => check_dhcp(net, gw, f, &path, sink).map(Some),
             _ => None,
         };
         if let Some(p) = &s.ssh_ports
             && p.value.contains(22)
         {
-            diags.push(
+            sink.push(
                 Diagnostic::error(
                     format!("{path}.ssh_ports"),
                     format!("\"{}\" contains port 22", p.value),
                 )
                 .value(p.value.to_string())
-                .span(p.span.clone())
+                .span(p.span)
                 .hint("SSH is never on 22 in a lab: pick a range above it, e.g. \"2201-2210\""),
             );
         }
@@ -82,15 +86,15 @@ pub(crate) fn validate(d: DraftLab<'_>, diags: &mut Vec<Diagnostic>) -> Option<(
         segments.push(seg);
     }
 
-    check_duplicate_names(&d, diags);
-    check_overlaps(&d, diags);
-    check_ssh_overlaps(&d, diags);
+    check_duplicate_names(&d, sink);
+    check_overlaps(&d, sink);
+    check_ssh_overlaps(&d, sink);
 
     let any_internet = d
         .segments
         .iter()
         .any(|s| s.internet.as_ref().is_none_or(|f| f.value));
-    if any_internet && d.uplink.is_none() && d.lab_read {
+    if any_internet && d.uplink.is_none() && !d.uplink_written && d.lab_read {
         let who = d
             .segments
             .iter()
@@ -100,9 +104,9 @@ pub(crate) fn validate(d: DraftLab<'_>, diags: &mut Vec<Diagnostic>) -> Option<(
                 || "a segment".to_owned(),
                 |n| format!("segment \"{}\"", n.value),
             );
-        diags.push(
+        sink.push(
             Diagnostic::error("lab.uplink", format!("{who} has internet egress, but [lab] has no uplink"))
-                .span(d.lab_span.clone())
+                .span(d.lab_span)
                 .hint("add uplink = \"eno1\" (the host interface toward the internet) under [lab], or set internet = false on every segment"),
         );
     }
@@ -122,11 +126,11 @@ pub(crate) fn validate(d: DraftLab<'_>, diags: &mut Vec<Diagnostic>) -> Option<(
     names_sorted.sort_unstable();
     let mut rules = Vec::with_capacity(d.rules.len());
     for (j, r) in d.rules.iter().enumerate() {
-        spans.rules.push(r.span.clone());
-        rules.push(check_rule(r, j, &known, &names_sorted, &d.bad_names, diags));
+        spans.rules.push(r.span);
+        rules.push(check_rule(r, j, &known, &names_sorted, &d.bad_names, sink));
     }
 
-    if count_errors(diags) > errors_before {
+    if sink.error_count() > errors_before {
         return None;
     }
     let segments: Option<Vec<Segment>> = segments.into_iter().collect();
@@ -141,24 +145,17 @@ pub(crate) fn validate(d: DraftLab<'_>, diags: &mut Vec<Diagnostic>) -> Option<(
     Some((lab, spans))
 }
 
-fn count_errors(diags: &[Diagnostic]) -> usize {
-    diags
-        .iter()
-        .filter(|d| d.severity == crate::diag::Severity::Error)
-        .count()
-}
-
-fn check_cidr(c: &Field<Ipv4Cidr>, path: &str, diags: &mut Vec<Diagnostic>) -> bool {
+fn check_cidr(c: &Field<Ipv4Cidr>, path: &str, sink: &mut Sink) -> bool {
     let net = c.value;
     let field = format!("{path}.cidr");
     if net.len() > 30 {
-        diags.push(
+        sink.push(
             Diagnostic::error(
                 &field,
                 format!("\"{net}\" is too small: a segment needs room for a gateway, a host, and network and broadcast addresses"),
             )
             .value(net.to_string())
-            .span(c.span.clone())
+            .span(c.span)
             .hint("use a /30 or larger network, e.g. a /24"),
         );
         return false;
@@ -168,13 +165,13 @@ fn check_cidr(c: &Field<Ipv4Cidr>, path: &str, diags: &mut Vec<Diagnostic>) -> b
             continue;
         };
         if b.overlaps(net) {
-            diags.push(
+            sink.push(
                 Diagnostic::error(
                     &field,
                     format!("\"{net}\" overlaps {what}, which is never routed"),
                 )
                 .value(net.to_string())
-                .span(c.span.clone())
+                .span(c.span)
                 .hint("use a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"),
             );
             return false;
@@ -187,7 +184,7 @@ fn check_gateway(
     net: Ipv4Cidr,
     gw: Option<&Field<Ipv4Addr>>,
     path: &str,
-    diags: &mut Vec<Diagnostic>,
+    sink: &mut Sink,
 ) -> Option<Ipv4Addr> {
     let Some(gw) = gw else {
         return net.first_host();
@@ -201,10 +198,10 @@ fn check_gateway(
                 || "pick a host address inside the segment".to_owned(),
                 |h| format!("pick a host address inside {net}, e.g. {h}, or leave gateway out to use {h}"),
             );
-            diags.push(
+            sink.push(
                 Diagnostic::error(field, msg)
                     .value(ip.to_string())
-                    .span(gw.span.clone())
+                    .span(gw.span)
                     .hint(hint),
             );
             None
@@ -228,9 +225,9 @@ fn not_a_host(net: Ipv4Cidr, ip: Ipv4Addr) -> Option<String> {
 fn check_dhcp(
     net: Ipv4Cidr,
     gw: Ipv4Addr,
-    f: &Field<super::read::DraftDhcp>,
+    f: &Field<DraftDhcp>,
     path: &str,
-    diags: &mut Vec<Diagnostic>,
+    sink: &mut Sink,
 ) -> Option<DhcpRange> {
     let (Some(start), Some(end)) = (&f.value.start, &f.value.end) else {
         return None;
@@ -252,10 +249,10 @@ fn check_dhcp(
         };
         if let Some(msg) = msg {
             ok = false;
-            diags.push(
+            sink.push(
                 Diagnostic::error(field, msg)
                     .value(a.value.to_string())
-                    .span(a.span.clone())
+                    .span(a.span)
                     .hint(format!(
                         "DHCP leases addresses of the segment: pick hosts inside {net}"
                     )),
@@ -266,7 +263,7 @@ fn check_dhcp(
         return None;
     }
     if start.value > end.value {
-        diags.push(
+        sink.push(
             Diagnostic::error(
                 format!("{path}.dhcp"),
                 format!(
@@ -275,7 +272,7 @@ fn check_dhcp(
                 ),
             )
             .value(format!("{}-{}", start.value, end.value))
-            .span(f.span.clone())
+            .span(f.span)
             .hint(format!(
                 "swap them: start = \"{}\", end = \"{}\"",
                 end.value, start.value
@@ -288,13 +285,13 @@ fn check_dhcp(
         end: end.value,
     };
     if range.contains(gw) {
-        diags.push(
+        sink.push(
             Diagnostic::error(
                 format!("{path}.dhcp"),
                 format!("the range {}-{} contains the gateway {gw}", start.value, end.value),
             )
             .value(format!("{}-{}", start.value, end.value))
-            .span(f.span.clone())
+            .span(f.span)
             .hint("DHCP would lease the gateway's address to a guest; start the range after the gateway or move the gateway"),
         );
         return None;
@@ -302,12 +299,12 @@ fn check_dhcp(
     Some(range)
 }
 
-fn check_duplicate_names(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
+fn check_duplicate_names(d: &Draft<'_>, sink: &mut Sink) {
     let mut first: HashMap<&str, (usize, Option<Span>)> = HashMap::new();
     for (i, s) in d.segments.iter().enumerate() {
         let Some(n) = &s.name else { continue };
         if let Some((j, span)) = first.get(n.value.as_str()) {
-            diags.push(
+            sink.push(
                 Diagnostic::error(
                     format!("segment[{i}].name"),
                     format!(
@@ -315,13 +312,13 @@ fn check_duplicate_names(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
                         n.value
                     ),
                 )
-                .value(n.value.to_string())
-                .span(n.span.clone())
-                .related("first used here", span.clone())
+                .value(&n.value)
+                .span(n.span)
+                .related("first used here", *span)
                 .hint("every segment needs its own name"),
             );
         } else {
-            first.insert(n.value.as_str(), (i, n.span.clone()));
+            first.insert(n.value.as_str(), (i, n.span));
         }
     }
 }
@@ -347,7 +344,7 @@ fn overlapping_pairs<T: Ord + Copy>(mut items: Vec<(T, T, usize)>) -> Vec<(usize
     found
 }
 
-fn check_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
+fn check_overlaps(d: &Draft<'_>, sink: &mut Sink) {
     let found = overlapping_pairs(
         d.segments
             .iter()
@@ -369,20 +366,20 @@ fn check_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
                 .as_ref()
                 .map_or_else(|| format!("segment[{k}]"), |n| format!("\"{}\"", n.value))
         };
-        diags.push(
+        sink.push(
             Diagnostic::error(
                 format!("segment[{b}].cidr"),
                 format!("{} overlaps {} of segment {}", cb.value, ca.value, name(a)),
             )
             .value(cb.value.to_string())
-            .span(cb.span.clone())
-            .related(format!("{} is defined here", ca.value), ca.span.clone())
+            .span(cb.span)
+            .related(format!("{} is defined here", ca.value), ca.span)
             .hint("segments are isolated networks: give each its own, non-overlapping range"),
         );
     }
 }
 
-fn check_ssh_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
+fn check_ssh_overlaps(d: &Draft<'_>, sink: &mut Sink) {
     let found = overlapping_pairs(
         d.segments
             .iter()
@@ -398,14 +395,14 @@ fn check_ssh_overlaps(d: &DraftLab<'_>, diags: &mut Vec<Diagnostic>) {
         let (Some(pa), Some(pb)) = (&d.segments[a].ssh_ports, &d.segments[b].ssh_ports) else {
             continue;
         };
-        diags.push(
+        sink.push(
             Diagnostic::error(
                 format!("segment[{b}].ssh_ports"),
                 format!("\"{}\" overlaps \"{}\" of segment[{a}]", pb.value, pa.value),
             )
             .value(pb.value.to_string())
-            .span(pb.span.clone())
-            .related(format!("\"{}\" is defined here", pa.value), pa.span.clone())
+            .span(pb.span)
+            .related(format!("\"{}\" is defined here", pa.value), pa.span)
             .hint("each segment has its own SSH port range; pick one that no other segment uses"),
         );
     }
@@ -417,7 +414,7 @@ fn check_rule(
     known: &HashMap<&str, (u32, &SegmentName)>,
     names_sorted: &[&str],
     bad_names: &[String],
-    diags: &mut Vec<Diagnostic>,
+    sink: &mut Sink,
 ) -> Option<(AllowRule, Resolved)> {
     let path = format!("policy.allow[{j}]");
     let from = r.from.as_ref().and_then(|f| {
@@ -427,7 +424,7 @@ fn check_rule(
             known,
             names_sorted,
             bad_names,
-            diags,
+            sink,
         )
     });
     let to = r.to.as_ref().and_then(|f| {
@@ -437,7 +434,7 @@ fn check_rule(
             known,
             names_sorted,
             bad_names,
-            diags,
+            sink,
         )
     });
     let proto = r.proto.as_ref().map_or(Proto::Any, |p| p.value);
@@ -451,7 +448,7 @@ fn check_rule(
             } else {
                 "proto is not set (so it is \"any\")".to_owned()
             };
-            diags.push(
+            sink.push(
                 Diagnostic::error(
                     format!("{path}.ports"),
                     format!("ports apply only to tcp or udp, but {what}"),
@@ -463,19 +460,19 @@ fn check_rule(
                         .collect::<Vec<_>>()
                         .join(","),
                 )
-                .span(pf.span.clone())
+                .span(pf.span)
                 .hint(
                     "add proto = \"tcp\" (or \"udp\"), or remove ports to allow the whole protocol",
                 ),
             );
         } else if pf.value.is_empty() {
             ok = false;
-            diags.push(
+            sink.push(
                 Diagnostic::error(
                     format!("{path}.ports"),
                     "the port list is empty, so the rule allows nothing",
                 )
-                .span(pf.span.clone())
+                .span(pf.span)
                 .hint(format!(
                     "list ports, or remove `ports` to allow every {proto} port"
                 )),
@@ -485,27 +482,37 @@ fn check_rule(
         }
     }
     let ((from, from_ix), (to, to_ix)) = (from?, to?);
-    if let (Selector::Names(f), Selector::Names(t)) = (&from, &to) {
-        if f.len() == 1 && t.len() == 1 && f[0] == t[0] {
-            diags.push(
+    if let (Selector::Names(f), Selector::Names(t)) = (&from, &to)
+        && f.len() == 1
+        && t.len() == 1
+        && f[0] == t[0]
+    {
+        sink.push(
                 Diagnostic::warning(
                     format!("{path}.to"),
                     format!("the rule allows \"{}\" to reach itself; traffic within a segment is never filtered, so it does nothing", f[0]),
                 )
-                .span(r.to.as_ref().and_then(|t| t.span.clone()))
+                .span(r.to.as_ref().and_then(|t| t.span))
                 .hint("remove the rule"),
             );
-        }
     }
-    if matches!(&to, Selector::Names(t) if t.is_empty()) {
-        diags.push(
-            Diagnostic::warning(
-                format!("{path}.to"),
-                "the list is empty, so the rule allows nothing",
-            )
-            .span(r.to.as_ref().and_then(|t| t.span.clone()))
-            .hint("name the segments it should reach, or remove the rule"),
-        );
+    for (sel, field, what) in [(&from, &r.from, "from"), (&to, &r.to, "to")] {
+        if matches!(sel, Selector::Names(t) if t.is_empty()) {
+            let hint = if what == "from" {
+                "name the segments that open the connections, or remove the rule"
+            } else {
+                "name the segments it should reach, or remove the rule"
+            };
+            sink.push(
+                Diagnostic::warning(
+                    format!("{path}.{what}"),
+                    "the list is empty, so the rule allows nothing",
+                )
+                .value("[]")
+                .span(field.as_ref().and_then(|t| t.span))
+                .hint(hint),
+            );
+        }
     }
     ok.then_some((
         AllowRule {
@@ -527,7 +534,7 @@ fn check_selector(
     known: &HashMap<&str, (u32, &SegmentName)>,
     names_sorted: &[&str],
     bad_names: &[String],
-    diags: &mut Vec<Diagnostic>,
+    sink: &mut Sink,
 ) -> Option<(Selector, Option<Vec<u32>>)> {
     let names = match &f.value {
         DraftSel::All => return Some((Selector::All, None)),
@@ -560,10 +567,10 @@ fn check_selector(
             }
             None => format!("known segments: {}", list(names_sorted)),
         };
-        diags.push(
+        sink.push(
             Diagnostic::error(p, format!("no segment is called \"{}\"", n.value))
                 .value(n.value)
-                .span(n.span.clone())
+                .span(n.span)
                 .hint(hint),
         );
     }

@@ -54,6 +54,13 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
     for sp in &ir.sources {
         source_sets(&mut o, sp);
     }
+    let _ = writeln!(
+        o,
+        "\t# Marks this table as labnet's: labnet replaces or removes only tables that have it."
+    );
+    let _ = writeln!(o, "\tchain {} {{", names::OWNER_MARK);
+    let _ = writeln!(o, "\t}}");
+    let _ = writeln!(o);
     for sp in &ir.sources {
         source_chain(&mut o, sp);
     }

@@ -92,6 +92,8 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
     for sp in &ir.sources {
         source_sets(&mut w, sp);
     }
+    let mark = w.obj("chain", &format!("\"name\": \"{}\"", names::OWNER_MARK));
+    w.cmd("add", &mark);
     // Chains before the map whose elements jump to them.
     for sp in &ir.sources {
         let c = w.obj(

@@ -258,6 +258,10 @@ impl Program {
         for sp in &ir.sources {
             p.source_sets(sp);
         }
+        p.chains.push(ChainDef {
+            name: names::OWNER_MARK.into(),
+            base: None,
+        });
         for sp in &ir.sources {
             p.source_chain(sp);
         }
@@ -580,7 +584,6 @@ fn increment(key: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Lab;
 
     #[test]
     fn concat_key_types_match_nft() {
@@ -601,7 +604,10 @@ mod tests {
     fn rbtree_elements_match_nft_for_adjacent_networks() {
         // nft --debug=netlink for `set lab` of the reference lab:
         // 0 end, 10.0.0.0, 10.0.1.0 end, 10.0.1.0, ..., 10.0.5.0 end.
-        let p = Program::build(&PolicyIr::build(&Lab::reference()), &TableName::default());
+        let p = Program::build(
+            &PolicyIr::build(&crate::reference::lab()),
+            &TableName::default(),
+        );
         let lab = p.sets.iter().find(|s| s.name == "lab").unwrap();
         let els = rbtree_elements(lab);
         assert_eq!(els.len(), 11);
@@ -633,7 +639,10 @@ mod tests {
 
     #[test]
     fn every_lookup_names_a_set_of_the_program() {
-        let p = Program::build(&PolicyIr::build(&Lab::reference()), &TableName::default());
+        let p = Program::build(
+            &PolicyIr::build(&crate::reference::lab()),
+            &TableName::default(),
+        );
         for r in &p.rules {
             for e in &r.exprs {
                 if let Expr::Lookup { set, .. } = e {

@@ -169,10 +169,11 @@ impl Restore {
             Flow::Drop
         );
         let mut masq = false;
-        if accept && p.ct == CtState::New {
-            if let Some(nat) = self.tables.get("nat") {
-                masq = self.run(nat, &format!("{prefix}-POSTROUTING"), p, 0)? == Flow::Masquerade;
-            }
+        if accept
+            && p.ct == CtState::New
+            && let Some(nat) = self.tables.get("nat")
+        {
+            masq = self.run(nat, &format!("{prefix}-POSTROUTING"), p, 0)? == Flow::Masquerade;
         }
         Ok((accept, masq))
     }

@@ -225,7 +225,7 @@ fn unknown_keys_everywhere() {
             ("policy.allow[0].port", "did you mean `ports`?".to_owned()),
             (
                 "dockr",
-                "known fields here: lab, segment, policy".to_owned()
+                "did you mean `docker`? (read by labdocker)".to_owned()
             ),
         ]
     );
@@ -361,4 +361,71 @@ fn builder_errors_are_the_same_checks() {
         .unwrap_err();
     let fields: Vec<&str> = err.errors().map(|d| d.field.as_str()).collect();
     assert_eq!(fields, vec!["segment[2].name"]);
+}
+
+#[test]
+fn an_invalid_uplink_is_one_error_not_also_a_missing_one() {
+    let (f, _, _, msg, _) = one(&with("uplink = \"eno1\"", "uplink = \"eth 0\""));
+    assert_eq!(f, "lab.uplink");
+    assert!(msg.contains("not an interface name"), "{msg}");
+    let (f, _, _, msg, _) = one(&with("uplink = \"eno1\"", "uplink = 7"));
+    assert_eq!(
+        (f.as_str(), msg.as_str()),
+        ("lab.uplink", "expected a string, found an integer")
+    );
+}
+
+#[test]
+fn empty_from_and_to_lists_both_warn() {
+    for (from, to) in [("from = \"a\"", "from = []"), ("to = \"*\"", "to = []")] {
+        let f = parse("w.toml", &with(from, to)).unwrap();
+        let w: Vec<_> = f.warnings().warnings().collect();
+        assert_eq!(w.len(), 1, "{to}: {w:#?}");
+        assert!(w[0].message.contains("list is empty"), "{}", w[0].message);
+        assert_eq!(
+            w[0].field,
+            format!("policy.allow[0].{}", &to[..to.find(' ').unwrap()])
+        );
+    }
+}
+
+#[test]
+fn type_errors_carry_the_value_as_written() {
+    for (from, to, value) in [
+        ("internet = false", "internet = \"no\"", "no"),
+        ("cidr = \"10.0.0.0/24\"", "cidr = 10", "10"),
+        ("to = \"*\"", "to = 3", "3"),
+        ("ssh_ports = \"2201-2210\"", "ssh_ports = true", "true"),
+    ] {
+        let e = errors(&with(from, to));
+        assert_eq!(e[0].value.as_deref(), Some(value), "{to}: {e:#?}");
+        let json = serde_json::to_value(&e[0]).unwrap();
+        assert!(!json["value"].is_null(), "{json}");
+    }
+}
+
+#[test]
+fn a_huge_name_gives_a_short_diagnostic() {
+    let huge = "x".repeat(50 << 20);
+    let text = with("name = \"a\"", &format!("name = \"{huge}\""));
+    let d = parse("huge.toml", &text).unwrap_err();
+    let rendered = d.render(&Style::plain());
+    assert!(rendered.len() < 8_000, "{} bytes rendered", rendered.len());
+    assert!(d.to_string().len() < 8_000);
+    assert!(serde_json::to_string(d.items()).unwrap().len() < 8_000);
+    assert!(rendered.contains("bytes in all"), "{rendered}");
+}
+
+#[test]
+fn diagnostics_are_an_error_that_lists_every_problem() {
+    let d = parse(
+        "bad.toml",
+        &with("10.0.1.0/24", "10.0.1.0/33").replace("2201-2210", "22"),
+    )
+    .unwrap_err();
+    let e: Box<dyn std::error::Error> = Box::new(d);
+    let s = e.to_string();
+    assert!(s.contains("bad.toml:14:9: segment[1].cidr"), "{s}");
+    assert!(s.contains("segment[0].ssh_ports"), "{s}");
+    assert!(s.contains("hint: "), "{s}");
 }

@@ -114,7 +114,7 @@ proptest! {
 
 #[test]
 fn reference_lab_compiles_to_the_expected_allowed_pairs() {
-    let ir = PolicyIr::build(&Lab::reference());
+    let ir = PolicyIr::build(&crate::reference::lab());
     // management 4 + public 3 + private 2 + database 0 + container 0.
     assert_eq!(ir.allowed_pairs, 9);
     assert_eq!(ir.egress_nets.len(), 5);

@@ -2,8 +2,8 @@
 //! output, reviewed by hand and checked against `nft -c`, `nft -j -c` and
 //! `iptables-restore --test` by the tests in `tests/` (labkit-tests).
 
-use crate::labfile::builtin;
 use crate::matrix::Matrix;
+use crate::reference::file as builtin;
 use crate::target::{CompileOptions, TableName, Target, compile};
 
 fn reference(target: Target) -> String {
@@ -33,7 +33,7 @@ fn reference_iptables() {
 
 #[test]
 fn reference_matrix() {
-    let m = Matrix::new(&builtin());
+    let m = Matrix::for_file(&builtin());
     insta::assert_snapshot!("reference.matrix.txt", m.to_text());
     insta::assert_snapshot!("reference.matrix.md", m.to_markdown());
 }

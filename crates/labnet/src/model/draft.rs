@@ -1,0 +1,66 @@
+//! A lab before validation: what the lab-file reader and [`super::LabBuilder`]
+//! both produce, and the only input of [`super::validate`].
+//!
+//! Each field that parsed on its own is here with its span (`None` for labs
+//! built in code); a field that did not parse is absent, already reported.
+
+use std::net::Ipv4Addr;
+
+use labfile::{Field, Span};
+
+use crate::cidr::Ipv4Cidr;
+use crate::names::{DomainName, InterfaceName, LabName, SegmentName};
+use crate::port::PortRange;
+use crate::proto::Proto;
+
+#[derive(Debug, Default)]
+pub(crate) struct Draft<'a> {
+    /// Whether a `[lab]` table was read (its absence is reported on its own).
+    pub(crate) lab_read: bool,
+    pub(crate) lab_span: Option<Span>,
+    pub(crate) name: Option<Field<LabName>>,
+    pub(crate) domain: Option<Field<DomainName>>,
+    pub(crate) uplink: Option<Field<InterfaceName>>,
+    /// An uplink was written, valid or not: an invalid one is its own error,
+    /// not also a missing one.
+    pub(crate) uplink_written: bool,
+    pub(crate) segments: Vec<DraftSegment>,
+    /// Names written for segments whose name was invalid: rules naming them are not
+    /// reported again as unknown.
+    pub(crate) bad_names: Vec<String>,
+    pub(crate) rules: Vec<DraftRule<'a>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct DraftSegment {
+    pub(crate) span: Option<Span>,
+    pub(crate) name: Option<Field<SegmentName>>,
+    pub(crate) cidr: Option<Field<Ipv4Cidr>>,
+    pub(crate) gateway: Option<Field<Ipv4Addr>>,
+    pub(crate) dhcp: Option<Field<DraftDhcp>>,
+    pub(crate) ssh_ports: Option<Field<PortRange>>,
+    pub(crate) internet: Option<Field<bool>>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct DraftDhcp {
+    pub(crate) start: Option<Field<Ipv4Addr>>,
+    pub(crate) end: Option<Field<Ipv4Addr>>,
+}
+
+#[derive(Debug)]
+pub(crate) enum DraftSel<'a> {
+    All,
+    /// Borrowed from the parsed document: lists can hold hundreds of thousands of names.
+    Names(Vec<Field<&'a str>>),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct DraftRule<'a> {
+    pub(crate) span: Option<Span>,
+    pub(crate) from: Option<Field<DraftSel<'a>>>,
+    pub(crate) to: Option<Field<DraftSel<'a>>>,
+    pub(crate) proto: Option<Field<Proto>>,
+    /// `None` when absent; the outer span is the whole array.
+    pub(crate) ports: Option<Field<Vec<Field<PortRange>>>>,
+}
