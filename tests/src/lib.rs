@@ -1,10 +1,11 @@
-//! Support for labkit's real-system tests: throwaway network namespaces and
-//! the rule for when a missing system part skips a test.
+//! Support for labkit's real-system tests: throwaway network namespaces.
 //!
-//! Tests that need root, `ip` or `nft` skip with a printed reason where those
-//! are missing (so `cargo test --workspace` passes on any machine), unless
-//! `LABKIT_REQUIRE_SYSTEM=1` is set, as the full test script sets it: then a
-//! missing part fails the test instead of silently skipping it.
+//! Tests that need root and system programs carry
+//! `#[cfg_attr(not(labkit_netns), ignore = "needs root, ip (iproute2) and nft (nftables)")]`;
+//! the build script (labkit-sysprobe) sets `labkit_netns` where they can run.
+//! So on a machine without them `cargo test` reports them *ignored*, never
+//! passed, and `scripts/test` runs them all with `--include-ignored`. A test
+//! that runs and finds its system part missing fails, with the reason.
 
 // Test support: a broken environment must fail the test loudly, not be handled.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
@@ -15,26 +16,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// Prefix of every namespace these tests create; `scripts/test` removes stale ones.
 pub const NETNS_PREFIX: &str = "labkit-t-";
-
-/// Whether missing system parts must fail tests instead of skipping them.
-#[must_use]
-pub fn system_required() -> bool {
-    std::env::var("LABKIT_REQUIRE_SYSTEM").is_ok_and(|v| v == "1")
-}
-
-/// Report a skip, or fail when the full suite requires the system part.
-///
-/// # Panics
-/// When `LABKIT_REQUIRE_SYSTEM=1`, so a CI run cannot pass by skipping.
-pub fn skip(test: &str, reason: &str) {
-    assert!(
-        !system_required(),
-        "{test}: {reason}, and LABKIT_REQUIRE_SYSTEM=1 forbids skipping"
-    );
-    // libtest captures eprintln! of passing tests; a skip must be seen, so write
-    // to the stderr handle, which the capture does not intercept.
-    let _ = writeln!(std::io::stderr(), "SKIP {test}: {reason}");
-}
 
 fn runs(cmd: &str, args: &[&str]) -> bool {
     Command::new(cmd)
@@ -153,20 +134,24 @@ impl Drop for Netns {
     }
 }
 
-/// Make a namespace for `test`, or report the skip and return `None`.
-#[must_use]
-pub fn netns_or_skip(test: &str) -> Option<Netns> {
+/// Fail the test, with the reason, if namespaces cannot be used here.
+///
+/// # Panics
+/// When root, `ip` or `nft` is missing: a test that runs must be able to.
+pub fn require_netns() {
     if let Some(why) = netns_unavailable() {
-        skip(test, &why);
-        return None;
+        panic!("this test needs network namespaces: {why}");
     }
-    match Netns::new("t") {
-        Ok(ns) => Some(ns),
-        Err(e) => {
-            skip(test, &e);
-            None
-        }
-    }
+}
+
+/// A fresh namespace for a test.
+///
+/// # Panics
+/// When namespaces cannot be used or made.
+#[must_use]
+pub fn netns() -> Netns {
+    require_netns();
+    Netns::new("t").unwrap_or_else(|e| panic!("cannot make a namespace: {e}"))
 }
 
 /// Whether a command is installed (for optional tools such as iptables-restore).

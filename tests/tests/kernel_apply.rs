@@ -1,7 +1,6 @@
 //! labnet's loaders against the real kernel, inside namespaces the tests create.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use labkit_tests::netns_or_skip;
 use labnet::Lab;
 use labnet::PolicyIr;
 use labnet::kernel::{self, Backend, Change, Netns, nft_cli};
@@ -17,13 +16,12 @@ fn table() -> TableName {
 
 #[cfg(feature = "nftnl")]
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn netlink_batch_lists_exactly_like_nft_f() {
-    let (Some(a), Some(b)) = (
-        netns_or_skip("netlink_batch_lists_exactly_like_nft_f"),
-        netns_or_skip("netlink_batch_lists_exactly_like_nft_f"),
-    ) else {
-        return;
-    };
+    let (a, b) = (labkit_tests::netns(), labkit_tests::netns());
     let (a, b) = (open(&a), open(&b));
     let check = |lab: &Lab| {
         let ir = PolicyIr::build(lab);
@@ -50,11 +48,13 @@ fn netlink_batch_lists_exactly_like_nft_f() {
 
 #[cfg(feature = "nftnl")]
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn a_refused_batch_changes_nothing() {
     use labnet::kernel::program::{Expr, Program, RuleDef, Verdict};
-    let Some(ns) = netns_or_skip("a_refused_batch_changes_nothing") else {
-        return;
-    };
+    let ns = labkit_tests::netns();
     let ns = open(&ns);
     kernel::load(
         &ns,
@@ -87,11 +87,12 @@ fn a_refused_batch_changes_nothing() {
 }
 
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn nft_backend_replaces_only_its_table_and_drift_sees_hand_edits() {
-    let Some(ns) = netns_or_skip("nft_backend_replaces_only_its_table_and_drift_sees_hand_edits")
-    else {
-        return;
-    };
+    let ns = labkit_tests::netns();
     let ns = open(&ns);
     let lab = labnet::reference::lab();
     assert_eq!(
@@ -148,43 +149,4 @@ fn nft_backend_replaces_only_its_table_and_drift_sees_hand_edits() {
     );
     kernel::load(&ns, &PolicyIr::build(&lab), &table(), Backend::Auto).unwrap();
     assert_eq!(kernel::drift(&ns, &lab, &table()).unwrap(), vec![]);
-}
-
-#[test]
-fn rollback_restores_the_saved_table_exactly() {
-    let Some(ns) = netns_or_skip("rollback_restores_the_saved_table_exactly") else {
-        return;
-    };
-    let state = tempfile::tempdir().unwrap();
-    let name = ns.name().to_owned();
-    let ns = open(&ns);
-    kernel::load(
-        &ns,
-        &PolicyIr::build(&labnet::reference::lab()),
-        &table(),
-        Backend::Auto,
-    )
-    .unwrap();
-    let before = nft_cli::list_table(&ns, "labnet").unwrap().unwrap();
-
-    let record = state.path().join("pending.json");
-    let previous = nft_cli::list_table(&ns, "labnet").unwrap();
-    let pending = kernel::confirm::Pending {
-        netns: Some(name),
-        table: "labnet".into(),
-        previous,
-        deadline: 0,
-        watchdog_pid: None,
-    };
-    std::fs::write(&record, serde_json::to_string(&pending).unwrap()).unwrap();
-    let other = labnet::testkit::Synthetic::benchmark(5).lab();
-    kernel::load(&ns, &PolicyIr::build(&other), &table(), Backend::Auto).unwrap();
-    assert_ne!(nft_cli::list_table(&ns, "labnet").unwrap().unwrap(), before);
-
-    // Deadline passed and nobody confirmed: the watchdog restores.
-    assert!(kernel::confirm::watch(&record).unwrap());
-    assert_eq!(nft_cli::list_table(&ns, "labnet").unwrap().unwrap(), before);
-    assert!(!record.exists());
-    // A second watchdog finds nothing to do.
-    assert!(!kernel::confirm::watch(&record).is_ok_and(|x| x));
 }

@@ -7,7 +7,7 @@
 // Test helpers: a failed expectation is a failed test.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
-use labkit_tests::{Netns, have, netns_or_skip, skip, stderr};
+use labkit_tests::{Netns, stderr};
 use labnet::labfile;
 use labnet::target::{CompileOptions, Target, compile};
 use labnet::testkit::{arb_lab, arb_lab_with_packets, nft_eval};
@@ -50,10 +50,12 @@ fn kernel_objects(json: &str) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn reference_lab_passes_nft_check_in_both_forms() {
-    let Some(ns) = netns_or_skip("reference_lab_passes_nft_check_in_both_forms") else {
-        return;
-    };
+    let ns = labkit_tests::netns();
     let lab = labnet::reference::lab();
     let nft = ns.nft_file(&["-c"], &compile(&lab, &opts(Target::Nft)));
     assert!(
@@ -70,17 +72,12 @@ fn reference_lab_passes_nft_check_in_both_forms() {
 }
 
 #[test]
+#[cfg_attr(
+    not(labkit_iptables),
+    ignore = "needs root, ip, nft and iptables-restore"
+)]
 fn reference_lab_passes_iptables_restore_test() {
-    let Some(ns) = netns_or_skip("reference_lab_passes_iptables_restore_test") else {
-        return;
-    };
-    if !have("iptables-restore", &["--version"]) {
-        skip(
-            "reference_lab_passes_iptables_restore_test",
-            "iptables-restore is not installed",
-        );
-        return;
-    }
+    let ns = labkit_tests::netns();
     let text = compile(&labnet::reference::lab(), &opts(Target::Iptables));
     let out = ns.exec(
         &["iptables-restore", "--test", "--noflush"],
@@ -111,10 +108,12 @@ fn reference_lab_passes_iptables_restore_test() {
 }
 
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn random_labs_pass_nft_check() {
-    let Some(ns) = netns_or_skip("random_labs_pass_nft_check") else {
-        return;
-    };
+    let ns = labkit_tests::netns();
     proptest!(cases(), |(lab in arb_lab(64))| {
         let script = compile(&lab, &opts(Target::Nft));
         let out = ns.nft_file(&["-c"], &script);
@@ -123,17 +122,12 @@ fn random_labs_pass_nft_check() {
 }
 
 #[test]
+#[cfg_attr(
+    not(labkit_iptables),
+    ignore = "needs root, ip, nft and iptables-restore"
+)]
 fn random_labs_pass_iptables_restore_test() {
-    let Some(ns) = netns_or_skip("random_labs_pass_iptables_restore_test") else {
-        return;
-    };
-    if !have("iptables-restore", &["--version"]) {
-        skip(
-            "random_labs_pass_iptables_restore_test",
-            "iptables-restore is not installed",
-        );
-        return;
-    }
+    let ns = labkit_tests::netns();
     proptest!(cases(), |(lab in arb_lab(64))| {
         let text = compile(&lab, &opts(Target::Iptables));
         let out = ns.exec(&["iptables-restore", "--test", "--noflush"], Some(text.as_bytes()));
@@ -145,10 +139,12 @@ fn random_labs_pass_iptables_restore_test() {
 /// listing: the ruleset as the kernel holds it decides like the lab file. Then
 /// load the `nft-json` form and require the same kernel objects.
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn kernel_ruleset_decides_like_the_lab_file() {
-    let Some(ns) = netns_or_skip("kernel_ruleset_decides_like_the_lab_file") else {
-        return;
-    };
+    let ns = labkit_tests::netns();
     proptest!(cases(), |((lab, packets) in arb_lab_with_packets(64, 48))| {
         let load = ns.nft_file(&[], &compile(&lab, &opts(Target::Nft)));
         prop_assert!(load.status.success(), "nft -f: {}", stderr(&load));
@@ -172,10 +168,12 @@ fn kernel_ruleset_decides_like_the_lab_file() {
 /// A foreign table (as Docker or libvirt would have) survives every load, and a
 /// failing load leaves labnet's previous table exactly as it was.
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn replace_is_atomic_and_touches_nothing_else() {
-    let Some(ns) = netns_or_skip("replace_is_atomic_and_touches_nothing_else") else {
-        return;
-    };
+    let ns = labkit_tests::netns();
     let foreign = "table ip other {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tip saddr 172.17.0.0/16 counter accept\n\t}\n}\n";
     let out = ns.nft_file(&[], foreign);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -222,14 +220,16 @@ fn replace_is_atomic_and_touches_nothing_else() {
 }
 
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn namespaces_are_removed_after_use() {
-    let name = match Netns::new("cleanup") {
-        Ok(ns) => ns.name().to_owned(),
-        Err(e) => {
-            skip("namespaces_are_removed_after_use", &e);
-            return;
-        }
-    };
+    labkit_tests::require_netns();
+    let name = Netns::new("cleanup")
+        .expect("make a namespace")
+        .name()
+        .to_owned();
     let list = std::process::Command::new("ip")
         .args(["netns", "list"])
         .output()

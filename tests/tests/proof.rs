@@ -1,5 +1,5 @@
-//! The packet-level proof: real TCP and ICMP through the compiled ruleset in
-//! throwaway namespaces (anonymous, so they vanish with the test, pass or fail).
+//! The packet-level proof: real TCP, UDP and ICMP through the compiled ruleset
+//! in throwaway namespaces (anonymous, so they vanish with the test, pass or fail).
 #![allow(
     clippy::expect_used,
     clippy::unwrap_used,
@@ -9,21 +9,11 @@
 
 use std::process::Command;
 
-use labkit_tests::{netns_unavailable, skip};
+use labkit_tests::require_netns;
 use labnet::kernel::{Netns, coexist, doctor};
 use labnet::proof::{self, ProofError, ProofOptions, Report, Topology};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
-
-fn can_run(test: &str) -> bool {
-    match netns_unavailable() {
-        Some(why) => {
-            skip(test, &why);
-            false
-        }
-        None => true,
-    }
-}
 
 fn explain(report: &Report) -> String {
     let mut s = format!(
@@ -38,10 +28,12 @@ fn explain(report: &Report) -> String {
 }
 
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn reference_lab_behaves_as_its_lab_file_packet_by_packet() {
-    if !can_run("reference_lab_behaves_as_its_lab_file_packet_by_packet") {
-        return;
-    }
+    require_netns();
     let lab = labnet::reference::lab();
     let report = proof::run(&lab, &ProofOptions::default(), |_| Ok(())).unwrap();
     assert!(report.passed(), "{}", explain(&report));
@@ -54,7 +46,13 @@ fn reference_lab_behaves_as_its_lab_file_packet_by_packet() {
         .iter()
         .find(|p| p.to == "internet" && matches!(p.kind, proof::Kind::Tcp { .. }))
         .unwrap();
-    assert_eq!(egress.seen_as, Some(proof::ROUTER_UPLINK));
+    assert_eq!(egress.seen_as, Some(report.router_uplink));
+    assert_eq!(report.internet.to_string(), "203.0.113.0/24");
+    assert!(
+        report.count("udp") >= 20,
+        "UDP is probed too: {}",
+        report.count("udp")
+    );
     assert!(
         report
             .probes
@@ -65,10 +63,12 @@ fn reference_lab_behaves_as_its_lab_file_packet_by_packet() {
 }
 
 #[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn twenty_random_labs_behave_as_their_lab_files() {
-    if !can_run("twenty_random_labs_behave_as_their_lab_files") {
-        return;
-    }
+    require_netns();
     let base: u64 = std::env::var("LABKIT_PROOF_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -119,14 +119,13 @@ fn docker_forward_drop(t: &Topology) -> Result<(), ProofError> {
 }
 
 #[test]
+#[cfg_attr(not(labkit_iptables), ignore = "needs root, ip, nft and iptables")]
 fn docker_forward_drop_breaks_the_lab_until_coexist_and_doctor_says_so() {
-    if !can_run("docker_forward_drop_breaks_the_lab_until_coexist_and_doctor_says_so") {
-        return;
-    }
-    if !labkit_tests::have("iptables", &["--version"]) {
-        skip("docker_forward_drop…", "iptables is not installed");
-        return;
-    }
+    require_netns();
+    assert!(
+        labkit_tests::have("iptables", &["--version"]),
+        "iptables is not installed"
+    );
     let lab = labnet::reference::lab();
     let opts = ProofOptions::default();
     let nets: Vec<_> = lab.segments().iter().map(|s| s.cidr).collect();
@@ -140,7 +139,7 @@ fn docker_forward_drop_breaks_the_lab_until_coexist_and_doctor_says_so() {
             findings
                 .iter()
                 .any(|f| f.chain.contains("filter chain FORWARD")
-                    && f.fix.contains("--coexist docker")),
+                    && f.remedy == doctor::Remedy::CoexistDocker),
             "{findings:#?}"
         );
         Ok(())
@@ -165,4 +164,87 @@ fn docker_forward_drop_breaks_the_lab_until_coexist_and_doctor_says_so() {
     })
     .unwrap();
     assert!(fixed.passed(), "{}", explain(&fixed));
+}
+
+/// A lab whose only rule is UDP: the proof must probe UDP (a TCP-only proof
+/// would pass it with zero UDP probes), and see the allowed port open and the
+/// rest closed.
+#[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
+fn a_udp_only_lab_is_proved_with_udp_probes() {
+    require_netns();
+    let text = r#"
+[lab]
+name = "udp"
+domain = "lab.local"
+[[segment]]
+name = "dns"
+cidr = "10.7.0.0/24"
+ssh_ports = "2201"
+internet = false
+[[segment]]
+name = "client"
+cidr = "10.7.1.0/24"
+ssh_ports = "2202"
+internet = false
+[[policy.allow]]
+from = "client"
+to = "dns"
+proto = "udp"
+ports = [53]
+"#;
+    let lab = labnet::labfile::parse("udp.toml", text).unwrap().into_lab();
+    let report = proof::run(&lab, &ProofOptions::default(), |_| Ok(())).unwrap();
+    assert!(report.passed(), "{}", explain(&report));
+    let udp: Vec<_> = report
+        .probes
+        .iter()
+        .filter(|p| matches!(p.kind, proof::Kind::Udp { .. }))
+        .collect();
+    assert!(udp.len() >= 4, "{udp:#?}");
+    assert!(udp.iter().any(|p| p.from == "client"
+        && p.to == "dns"
+        && p.observed
+        && p.kind == proof::Kind::Udp { port: 53 }));
+    assert!(
+        udp.iter()
+            .any(|p| p.from == "client" && p.to == "dns" && !p.observed),
+        "other UDP ports stay closed"
+    );
+    assert!(
+        udp.iter()
+            .all(|p| !(p.from == "dns" && p.to == "client" && p.observed))
+    );
+}
+
+/// A lab that uses 203.0.113.0/24, the address block the proof would use for
+/// the internet, gets another internet, and the proof still holds.
+#[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
+fn a_lab_on_the_documentation_range_is_proved_with_another_internet() {
+    require_netns();
+    let text = labnet::labfile::to_toml(&labnet::reference::lab()).replace("10.0.1.", "203.0.113.");
+    let lab = labnet::labfile::parse("doc.toml", &text)
+        .unwrap()
+        .into_lab();
+    assert!(
+        lab.segments()
+            .iter()
+            .any(|s| s.cidr.to_string() == "203.0.113.0/24")
+    );
+    let report = proof::run(&lab, &ProofOptions::default(), |_| Ok(())).unwrap();
+    assert_eq!(report.internet.to_string(), "198.51.100.0/24");
+    assert!(report.passed(), "{}", explain(&report));
+    assert!(
+        report
+            .probes
+            .iter()
+            .any(|p| p.to == "internet" && p.observed)
+    );
 }

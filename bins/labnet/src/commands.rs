@@ -40,10 +40,11 @@ pub(crate) fn run(cmd: Command, out: &Output) -> Result<u8> {
             crate::live::status(lab.as_deref(), &live, format, out)
         }
         Command::Confirm { live } => crate::live::confirm_cmd(&live, out),
+        Command::Cancel { live } => crate::live::cancel_cmd(&live, out),
         Command::Doctor { lab, live, format } => {
             crate::live::doctor_cmd(lab.as_deref(), &live, format, out)
         }
-        Command::Remove { live } => crate::live::remove(&live, out),
+        Command::Remove { live, format } => crate::live::remove(&live, format, out),
         Command::Verify {
             lab,
             backend,

@@ -1,51 +1,101 @@
-//! Commands that touch the live kernel: apply, diff, status, confirm, doctor,
-//! remove, verify.
+//! Commands that touch the live kernel: apply, diff, status, confirm, cancel,
+//! doctor, remove, verify. The library decides and returns data; this renders
+//! it and maps its errors to exit codes and to the flags that fix them.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use labnet::PolicyIr;
-use labnet::kernel::coexist::{self, Coexist};
-use labnet::kernel::{self, ApplyOptions, Change, LiveOptions, Netns, confirm, doctor};
+use labnet::kernel::apply::{self, ApplyError};
+use labnet::kernel::confirm::{self, Cancelled, Confirmed, Health, PendingView, WatchdogCommand};
+use labnet::kernel::doctor::{self, Remedy};
+use labnet::kernel::{self, ApplyOptions, KernelError, LiveOptions, Netns, where_ns};
 use labnet::proof::{self, ProofOptions};
 
-use crate::commands::load_reported;
+use crate::commands::{load_reported, plural};
 use crate::output::{Output, data};
-use crate::{EXIT_DRIFT, EXIT_FAIL, EXIT_OK, Format};
+use crate::{EXIT_CHANGED, EXIT_DRIFT, EXIT_FAIL, EXIT_OK, EXIT_USAGE, Format};
 
 fn json<T: Serialize>(v: &T) -> Result<()> {
     data(&format!("{}\n", serde_json::to_string_pretty(v)?))
-}
-
-fn open(live: &LiveOptions) -> Result<Netns> {
-    Ok(Netns::named(live.netns.as_deref())?)
 }
 
 fn where_(live: &LiveOptions) -> String {
     format!(
         "table ip {} in {}",
         live.table,
-        live.netns.as_deref().map_or_else(
-            || "the host's namespace".to_owned(),
-            |n| format!("namespace {n}")
-        )
+        where_ns(live.netns.as_deref())
     )
 }
 
-#[derive(Serialize)]
-struct Applied<'a> {
-    applied: bool,
-    lab: String,
-    table: &'a str,
-    netns: Option<&'a str>,
-    backend: &'static str,
-    coexist_rules: usize,
-    confirm_deadline: Option<u64>,
-    changes: Vec<Change>,
+fn ns_flag(netns: Option<&str>) -> String {
+    netns.map_or_else(String::new, |n| format!(" --netns {n}"))
+}
+
+/// The exit status for an error, after printing the hint that names the flag to use.
+pub(crate) fn report_error(e: &anyhow::Error, out: &Output) -> u8 {
+    let kernel = e
+        .downcast_ref::<KernelError>()
+        .or_else(|| match e.downcast_ref::<ApplyError>() {
+            Some(ApplyError::Kernel(k)) => Some(k),
+            _ => None,
+        });
+    if let Some(a) = e.downcast_ref::<ApplyError>() {
+        match a {
+            ApplyError::Pending(v) => {
+                let ns = ns_flag(v.netns.as_deref());
+                out.hint(&format!(
+                    "run `labnet confirm{ns}` to keep it, or `labnet cancel{ns}` to restore the previous ruleset"
+                ));
+            }
+            ApplyError::NotOurs { table, .. } => out.hint(&format!(
+                "give labnet a table of its own with --table NAME; if labnet 0.1 made `{table}` (it had no marker), delete it once with `nft delete table ip {table}`"
+            )),
+            ApplyError::Changed { .. } => out.hint("see what is live with `labnet status` and `labnet diff`; `labnet apply` loads the lab again"),
+            _ => {}
+        }
+        if a.kernel_changed() {
+            return EXIT_CHANGED;
+        }
+    }
+    match kernel {
+        Some(KernelError::Busy { .. }) => out.hint("wait for the other labnet to finish, then run this again"),
+        Some(KernelError::NetlinkNotBuilt) => out.hint("use --backend nft, or install a build with netlink: cargo install --path bins/labnet --features nftnl"),
+        Some(KernelError::Tool { what, .. }) if what.contains("DOCKER-USER") => {
+            out.hint("start dockerd first, or apply without --coexist docker");
+        }
+        _ => {}
+    }
+    EXIT_USAGE
+}
+
+fn watchdog_command() -> Result<WatchdogCommand> {
+    let exe = std::env::current_exe().map_err(|e| {
+        anyhow::anyhow!("cannot find the labnet executable for the rollback watchdog: {e}")
+    })?;
+    Ok(WatchdogCommand::new(exe, ["__watchdog"]))
+}
+
+fn pending_text(v: &PendingView) -> String {
+    let ns = ns_flag(v.netns.as_deref());
+    match v.health {
+        Health::WatchdogGone => format!(
+            "STALE: its watchdog (pid {}) is gone, so no rollback will happen; `labnet confirm{ns}` keeps the live ruleset, `labnet cancel{ns}` restores the saved one",
+            v.watchdog_pid.map_or_else(|| "?".into(), |p| p.to_string())
+        ),
+        Health::NeverLoaded => format!(
+            "a record left by an apply that died before changing anything; the next apply (or `labnet cancel{ns}`) removes it"
+        ),
+        _ => match &v.deadline_utc {
+            Some(d) => format!(
+                "waiting for `labnet confirm{ns}` until {d} ({}s left), then the previous ruleset comes back",
+                v.remaining_secs.unwrap_or(0)
+            ),
+            None => "being loaded by its watchdog".to_owned(),
+        },
+    }
 }
 
 pub(crate) fn apply(
@@ -59,23 +109,28 @@ pub(crate) fn apply(
         Ok(f) => f,
         Err(code) => return Ok(code),
     };
-    let lab = file.lab();
-    let ns = open(live)?;
-    let changes = kernel::drift(&ns, lab, &live.table)?;
-    let mut report = Applied {
-        applied: false,
-        lab: lab.info().name.to_string(),
-        table: live.table.as_str(),
-        netns: live.netns.as_deref(),
-        backend: opts.backend.resolve().as_str(),
-        coexist_rules: 0,
-        confirm_deadline: None,
-        changes,
+    let wd = if opts.confirm_within.is_some() {
+        Some(watchdog_command()?)
+    } else {
+        None
     };
-    if opts.dry_run {
-        if format == Format::Json {
-            json(&report)?;
-        } else if report.changes.is_empty() {
+    let n = file.lab().segments().len();
+    if n >= 200 && !opts.dry_run {
+        out.note(&format!(
+            "comparing and loading {}...",
+            plural(n, "segment")
+        ));
+    }
+    let report = apply::apply(file.lab(), live, opts, wd.as_ref())?;
+    if let Some(d) = &report.discarded {
+        out.note(&format!("removed a stale pending record: {d}"));
+    }
+    if format == Format::Json {
+        json(&report)?;
+        return Ok(EXIT_OK);
+    }
+    if report.dry_run {
+        if report.changes.is_empty() {
             out.note(&format!(
                 "{} is in sync with the lab file; nothing would change",
                 where_(live)
@@ -85,87 +140,37 @@ pub(crate) fn apply(
                 data(&format!("{c}\n"))?;
             }
             out.note(&format!(
-                "{} change(s) would be made to {} (dry run: nothing changed)",
-                report.changes.len(),
+                "{} would be made to {} (dry run: nothing changed)",
+                plural(report.changes.len(), "change"),
                 where_(live)
             ));
         }
+        if let Some(p) = &report.pending {
+            out.note(&format!("note: {}", pending_text(p)));
+        }
         return Ok(EXIT_OK);
     }
-    // Check everything that can fail before the kernel changes, so nothing is half-applied.
-    let docker = opts.coexist.contains(&Coexist::Docker);
-    if docker && !coexist::docker_user_exists(&ns)? {
-        anyhow::bail!(
-            "--coexist docker: there is no DOCKER-USER chain in {} (start dockerd first, or drop --coexist); nothing was changed",
-            ns.label()
-        );
-    }
-    let armed = match opts.confirm_within {
-        Some(d) => Some(confirm::arm(
-            &ns,
-            live.netns.as_deref(),
-            live.table.as_str(),
-            d,
-        )?),
-        None => None,
-    };
-    let ir = PolicyIr::build(lab);
-    let loaded = kernel::load(&ns, &ir, &live.table, opts.backend);
-    let backend = match loaded {
-        Ok(b) => b,
-        Err(e) => {
-            if let Some((path, _)) = &armed {
-                let _ = std::fs::remove_file(path);
-            }
-            return Err(e.into());
+    out.note(&format!(
+        "applied lab \"{}\" to {} via {} ({}{})",
+        report.lab,
+        where_(live),
+        report.backend.as_str(),
+        plural(report.changes.len(), "change"),
+        if opts.coexist.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", {} in DOCKER-USER",
+                plural(report.coexist_rules, "accept rule")
+            )
         }
-    };
-    report.backend = backend.as_str();
-    report.applied = true;
-    if docker {
-        report.coexist_rules = coexist::apply_docker(&ns, &ir.lab_nets)?;
-    }
-    if let Some((path, mut pending)) = armed {
-        let exe = std::env::current_exe()
-            .context("cannot find the labnet executable for the watchdog")?;
-        let child = {
-            use std::os::unix::process::CommandExt as _;
-            Command::new(exe)
-                .arg("__watchdog")
-                .arg(&path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                // Its own process group: a Ctrl-C or a dropped SSH session
-                // must not take the rollback with it.
-                .process_group(0)
-                .spawn()
-                .context("cannot start the rollback watchdog")?
-        };
-        confirm::set_watchdog(&path, &mut pending, child.id())?;
-        report.confirm_deadline = Some(pending.deadline);
+    ));
+    if let Some(p) = &report.pending {
         out.note(&format!(
-            "run `labnet confirm{}` within {}s, or the previous ruleset comes back",
-            live.netns
-                .as_deref()
-                .map_or_else(String::new, |n| format!(" --netns {n}")),
-            opts.confirm_within.map_or(0, |d| d.as_secs())
-        ));
-    }
-    if format == Format::Json {
-        json(&report)?;
-    } else {
-        out.note(&format!(
-            "applied lab \"{}\" to {} via {} ({} change(s){})",
-            report.lab,
-            where_(live),
-            report.backend,
-            report.changes.len(),
-            if docker {
-                format!(", {} accept rule(s) in DOCKER-USER", report.coexist_rules)
-            } else {
-                String::new()
-            }
+            "run `labnet confirm{}` by {}, or the previous ruleset comes back ({}s)",
+            ns_flag(live.netns.as_deref()),
+            p.deadline_utc.as_deref().unwrap_or("the deadline"),
+            p.remaining_secs.unwrap_or(0)
         ));
     }
     Ok(EXIT_OK)
@@ -181,7 +186,7 @@ pub(crate) fn diff(
         Ok(f) => f,
         Err(code) => return Ok(code),
     };
-    let ns = open(live)?;
+    let ns = Netns::named(live.netns.as_deref())?;
     let changes = kernel::drift(&ns, file.lab(), &live.table)?;
     if format == Format::Json {
         json(&serde_json::json!({ "in_sync": changes.is_empty(), "changes": changes }))?;
@@ -192,9 +197,9 @@ pub(crate) fn diff(
             data(&format!("{c}\n"))?;
         }
         out.note(&format!(
-            "{} differs from the lab file in {} place(s) (+ only in the kernel, - only in the lab file); `labnet apply` restores it",
+            "{} differs from the lab file in {} (+ only in the kernel, - only in the lab file); `labnet apply` restores it",
             where_(live),
-            changes.len()
+            plural(changes.len(), "place")
         ));
     }
     Ok(if changes.is_empty() {
@@ -202,22 +207,6 @@ pub(crate) fn diff(
     } else {
         EXIT_DRIFT
     })
-}
-
-#[derive(Serialize)]
-struct Status {
-    table: String,
-    netns: Option<String>,
-    loaded: bool,
-    in_sync: bool,
-    drift: usize,
-    chains: usize,
-    rules: usize,
-    set_elements: usize,
-    counters: Vec<String>,
-    docker_user_rules: usize,
-    pending_confirmation: Option<u64>,
-    netlink_built: bool,
 }
 
 pub(crate) fn status(
@@ -230,45 +219,22 @@ pub(crate) fn status(
         Ok(f) => f,
         Err(code) => return Ok(code),
     };
-    let ns = open(live)?;
-    // One read of the live table serves the counts, the drift and the counters.
-    let text = kernel::nft_cli::list_table(&ns, live.table.as_str())?;
-    let listing = text.as_deref().map(kernel::Listing::parse);
-    let changes = kernel::drift_of(listing.as_ref(), file.lab(), &live.table)?;
-    let (chains, rules, set_elements) = listing.as_ref().map_or((0, 0, 0), kernel::Listing::counts);
-    let pending = std::fs::read_to_string(confirm::record_path(live.netns.as_deref()))
-        .ok()
-        .and_then(|t| serde_json::from_str::<confirm::Pending>(&t).ok())
-        .map(|p| p.deadline);
-    let counters = text
-        .as_deref()
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("counter packets"))
-        .map(|l| l.trim().to_owned())
-        .collect();
-    let s = Status {
-        table: live.table.to_string(),
-        netns: live.netns.clone(),
-        loaded: listing.is_some(),
-        in_sync: changes.is_empty(),
-        drift: changes.len(),
-        chains,
-        rules,
-        set_elements,
-        counters,
-        docker_user_rules: coexist::owned_rules(&ns).map_or(0, |r| r.len()),
-        pending_confirmation: pending,
-        netlink_built: cfg!(feature = "nftnl"),
-    };
+    let s = apply::status(file.lab(), live)?;
     if format == Format::Json {
         json(&s)?;
     } else {
         let mut t = format!("{}\n", where_(live));
         if s.loaded {
             t.push_str(&format!(
-                "  loaded: {} chains, {} rules, {} set elements\n",
-                s.chains, s.rules, s.set_elements
+                "  loaded: {}, {}, {}{}\n",
+                plural(s.chains, "chain"),
+                plural(s.rules, "rule"),
+                plural(s.set_elements, "set element"),
+                if s.owned_by_labnet {
+                    ""
+                } else {
+                    " (NOT made by labnet: no marker chain)"
+                }
             ));
         } else {
             t.push_str("  not loaded\n");
@@ -278,7 +244,10 @@ pub(crate) fn status(
             if s.in_sync {
                 "matches the lab file".to_owned()
             } else {
-                format!("{} difference(s); see `labnet diff`", s.drift)
+                format!(
+                    "{}; see `labnet diff`",
+                    plural(s.changes.len(), "difference")
+                )
             }
         ));
         if s.counters.is_empty() {
@@ -292,10 +261,8 @@ pub(crate) fn status(
             "  DOCKER-USER accepts owned by labnet: {}\n",
             s.docker_user_rules
         ));
-        if let Some(d) = s.pending_confirmation {
-            t.push_str(&format!(
-                "  waiting for `labnet confirm` until {d} (unix time)\n"
-            ));
+        if let Some(p) = &s.pending {
+            t.push_str(&format!("  pending apply: {}\n", pending_text(p)));
         }
         t.push_str(&format!(
             "  netlink loader: {}\n",
@@ -312,22 +279,45 @@ pub(crate) fn status(
 
 pub(crate) fn confirm_cmd(live: &LiveOptions, out: &Output) -> Result<u8> {
     match confirm::confirm(live.netns.as_deref())? {
-        Some(_) => {
+        Confirmed::Kept(_) => {
             out.note(&format!("confirmed: {} stays as applied", where_(live)));
             Ok(EXIT_OK)
         }
-        None => {
+        Confirmed::NotLiveYet(v) => {
+            out.error(&format!("nothing to confirm yet: {}", pending_text(&v)));
+            Ok(EXIT_FAIL)
+        }
+        _ => {
             out.error("nothing to confirm: no apply is waiting (it was confirmed, rolled back, or made without --confirm-within)");
             Ok(EXIT_FAIL)
         }
     }
 }
 
+pub(crate) fn cancel_cmd(live: &LiveOptions, out: &Output) -> Result<u8> {
+    match confirm::cancel(live.netns.as_deref())? {
+        Cancelled::Restored(_) => {
+            out.note(&format!(
+                "cancelled: {} is back to what it was before the apply",
+                where_(live)
+            ));
+            Ok(EXIT_OK)
+        }
+        Cancelled::Discarded(_) => {
+            out.note("removed a pending record left by an apply that never changed the kernel");
+            Ok(EXIT_OK)
+        }
+        _ => {
+            out.error("nothing to cancel: no apply is waiting for confirmation");
+            Ok(EXIT_FAIL)
+        }
+    }
+}
+
 pub(crate) fn watchdog(record: &Path) -> Result<u8> {
-    Ok(if confirm::watch(record)? {
-        EXIT_FAIL
-    } else {
-        EXIT_OK
+    Ok(match confirm::watchdog_main(record)? {
+        confirm::WatchdogOutcome::RolledBack => EXIT_FAIL,
+        _ => EXIT_OK,
     })
 }
 
@@ -341,7 +331,7 @@ pub(crate) fn doctor_cmd(
         Ok(f) => f,
         Err(code) => return Ok(code),
     };
-    let ns = open(live)?;
+    let ns = Netns::named(live.netns.as_deref())?;
     let findings = doctor::examine(&ns, file.lab(), live.table.as_str())?;
     if format == Format::Json {
         json(&findings)?;
@@ -352,7 +342,14 @@ pub(crate) fn doctor_cmd(
         ));
     } else {
         for f in &findings {
-            data(&format!("{f}\n"))?;
+            let fix = match &f.remedy {
+                Remedy::CoexistDocker => "labnet apply --coexist docker (accepts lab traffic in DOCKER-USER; table ip labnet still decides)".to_owned(),
+                other => other.to_string(),
+            };
+            data(&format!(
+                "{}: `{}`\n  problem: {}\n  fix: {fix}\n",
+                f.chain, f.what, f.problem
+            ))?;
         }
     }
     Ok(if findings.is_empty() {
@@ -362,11 +359,25 @@ pub(crate) fn doctor_cmd(
     })
 }
 
-pub(crate) fn remove(live: &LiveOptions, out: &Output) -> Result<u8> {
-    let ns = open(live)?;
-    let removed = kernel::remove(&ns, &live.table)?;
-    out.note(&if removed {
-        format!("removed {}", where_(live))
+pub(crate) fn remove(live: &LiveOptions, format: Format, out: &Output) -> Result<u8> {
+    let r = apply::remove(live)?;
+    if format == Format::Json {
+        json(&r)?;
+        return Ok(EXIT_OK);
+    }
+    out.note(&if r.table_removed {
+        format!(
+            "removed {}{}",
+            where_(live),
+            if r.coexist_rules > 0 {
+                format!(
+                    " and {} from DOCKER-USER",
+                    plural(r.coexist_rules, "accept rule")
+                )
+            } else {
+                String::new()
+            }
+        )
     } else {
         format!("{} was not loaded; nothing to remove", where_(live))
     });
@@ -384,16 +395,16 @@ pub(crate) fn verify(
         Ok(f) => f,
         Err(code) => return Ok(code),
     };
-    let opts = ProofOptions {
-        backend,
-        timeout: Duration::from_millis(timeout_ms),
-        ..ProofOptions::default()
-    };
+    let opts = ProofOptions::default()
+        .backend(backend)
+        .timeout(Duration::from_millis(timeout_ms));
     out.note("building throwaway namespaces and probing every segment pair (the host's namespace is not touched)");
     let report = proof::run(file.lab(), &opts, |_| Ok(()))?;
     let bad: Vec<String> = report.mismatches().map(ToString::to_string).collect();
     if format == Format::Json {
-        json(&serde_json::json!({ "passed": bad.is_empty(), "probes": report.probes }))?;
+        json(
+            &serde_json::json!({ "passed": bad.is_empty(), "internet": report.internet, "probes": report.probes }),
+        )?;
     } else {
         data(&format!(
             "observed (what got through):\n{}\nexpected (the lab file):\n{}",
@@ -404,8 +415,12 @@ pub(crate) fn verify(
             data(&format!("MISMATCH {b}\n"))?;
         }
         out.note(&format!(
-            "{} probes, {} differ from the lab file",
-            report.probes.len(),
+            "{} ({} tcp, {} udp, {} icmp; internet stood in for by {}), {} differ from the lab file",
+            plural(report.probes.len(), "probe"),
+            report.count("tcp"),
+            report.count("udp"),
+            report.count("icmp"),
+            report.internet,
             bad.len()
         ));
     }

@@ -10,7 +10,7 @@ mod output;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use labnet::kernel::{ApplyOptions, Backend, LiveOptions};
 use labnet::query::Query;
@@ -24,6 +24,9 @@ pub(crate) const EXIT_FAIL: u8 = 1;
 pub(crate) const EXIT_USAGE: u8 = 2;
 /// Exit status: the live ruleset differs from the lab file (`diff`, `status`).
 pub(crate) const EXIT_DRIFT: u8 = 3;
+/// Exit status: a kernel step failed after the kernel was changed, and the
+/// change could not be undone: the ruleset is neither the old nor the new one.
+pub(crate) const EXIT_CHANGED: u8 = 4;
 
 const AFTER_HELP: &str = "\
 LAB is a lab file (TOML, see docs/lab-file.md), or - for standard input.
@@ -33,15 +36,17 @@ Exit status:
   0  success: the lab is valid, the output was written, the query is allowed
   1  the lab is invalid; the query is denied or only partly allowed; verify saw
      traffic differ from the lab file; doctor found problems; confirm found nothing pending
-  2  usage error, a file could not be read or written, or the kernel or a tool refused
-     (nothing was changed)
+  2  usage error, a file could not be read or written, or the kernel or a tool refused,
+     or another apply is pending or running: nothing was changed
   3  diff/status: the live ruleset differs from the lab file
+  4  apply/remove: a step failed after the kernel was changed and the change could
+     not be undone (the message says what is live; `labnet status` shows it)
 
 Environment:
   NO_COLOR          set to anything to turn colour off (as --color never)
   LABNET_STATE_DIR  where pending confirmations live (default /run/labnet)
 
-apply, diff, status, confirm, doctor, remove and verify need root.";
+apply, diff, status, confirm, cancel, doctor, remove and verify need root.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -165,8 +170,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Keep an apply made with --confirm-within (otherwise it is rolled back).
+    /// Keep an apply made with --confirm-within (otherwise it is rolled back at the deadline).
     Confirm {
+        #[command(flatten)]
+        live: LiveOptions,
+    },
+    /// Undo an apply made with --confirm-within now, instead of at the deadline.
+    Cancel {
         #[command(flatten)]
         live: LiveOptions,
     },
@@ -180,10 +190,13 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Remove labnet's table and its DOCKER-USER accepts.
+    /// Remove labnet's table and its DOCKER-USER accepts (only a table labnet made).
     Remove {
         #[command(flatten)]
         live: LiveOptions,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Prove the policy with real packets in throwaway namespaces; exit 1 on any difference.
     Verify {
@@ -207,8 +220,38 @@ enum Command {
     },
 }
 
+/// `--color` as written on the command line (or `NO_COLOR`), read before clap
+/// parses, so that clap's own messages (usage errors, help) obey it too.
+fn color_from_args() -> clap::ColorChoice {
+    let mut args = std::env::args_os().skip(1);
+    let mut when = None;
+    while let Some(a) = args.next() {
+        let a = a.to_string_lossy().into_owned();
+        if a == "--" {
+            break;
+        }
+        if a == "--color" {
+            when = args.next().map(|v| v.to_string_lossy().into_owned());
+        } else if let Some(v) = a.strip_prefix("--color=") {
+            when = Some(v.to_owned());
+        }
+    }
+    match when.as_deref() {
+        Some("never") => clap::ColorChoice::Never,
+        Some("always") => clap::ColorChoice::Always,
+        _ if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
+            clap::ColorChoice::Never
+        }
+        _ => clap::ColorChoice::Auto,
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let parsed = Cli::command()
+        .color(color_from_args())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(c) => c,
         Err(e) => {
             // Help and version go to stdout with status 0; usage errors to stderr with 2.
@@ -221,7 +264,8 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             out.error(&format!("{e:#}"));
-            ExitCode::from(EXIT_USAGE)
+            let code = live::report_error(&e, &out);
+            ExitCode::from(code)
         }
     }
 }

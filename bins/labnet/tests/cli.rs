@@ -272,3 +272,165 @@ fn broken_pipe_is_not_an_error() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     assert!(err(&o).is_empty(), "{}", err(&o));
 }
+
+/// `-o` writes only regular files: devices, FIFOs and directories are refused
+/// (a FIFO without blocking), a symlink is not followed, an existing file keeps
+/// its mode, a new one gets the umask.
+#[test]
+fn compile_output_is_only_ever_a_regular_file() {
+    use std::os::unix::fs::{FileTypeExt as _, PermissionsExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    let o = labnet(&["compile", "-o", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("is a character device"), "{}", err(&o));
+    assert!(
+        std::fs::metadata("/dev/null")
+            .unwrap()
+            .file_type()
+            .is_char_device(),
+        "/dev/null survives"
+    );
+
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t = std::time::Instant::now();
+    let o = labnet(&["compile", "-o", fifo.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", err(&o));
+    assert!(err(&o).contains("named pipe"), "{}", err(&o));
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "did not block on the FIFO"
+    );
+
+    let o = labnet(&["compile", "-o", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("is a directory"), "{}", err(&o));
+
+    let target = dir.path().join("rules.nft");
+    std::fs::write(&target, "old").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let link = dir.path().join("link.nft");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let o = labnet(&["compile", "-o", link.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("symbolic link"), "{}", err(&o));
+    assert_eq!(
+        std::fs::read_to_string(&target).unwrap(),
+        "old",
+        "the link's target is untouched"
+    );
+
+    let o = labnet(&["compile", "-o", target.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "mode kept"
+    );
+
+    let fresh = dir.path().join("fresh.nft");
+    let o = Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "umask 027; exec {} compile -o {}",
+                env!("CARGO_BIN_EXE_labnet"),
+                fresh.display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(
+        std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "0666 less umask 027"
+    );
+}
+
+/// `--color never` also governs clap's own messages (usage errors), even where
+/// the environment asks terminals to colour.
+#[test]
+fn color_never_reaches_clap_messages_too() {
+    let force = [("CLICOLOR_FORCE", "1")];
+    let o = labnet_in(
+        &["--color", "never", "compile", "--target", "pf"],
+        None,
+        &force,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!err(&o).contains('\x1b'), "{:?}", err(&o));
+    let o = labnet_in(&["--color=always", "compile", "--target", "pf"], None, &[]);
+    assert!(err(&o).contains('\x1b'), "always colours: {:?}", err(&o));
+    let o = labnet_in(
+        &["compile", "--target", "pf"],
+        None,
+        &[("NO_COLOR", "1"), ("CLICOLOR_FORCE", "1")],
+    );
+    assert!(!err(&o).contains('\x1b'), "NO_COLOR: {:?}", err(&o));
+}
+
+#[test]
+fn query_mistakes_get_the_flag_that_fixes_them() {
+    let o = labnet(&[
+        "query", "--from", "public", "--to", "private", "--port", "80",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err(&o).contains("without a protocol") && err(&o).contains("--proto tcp"),
+        "{}",
+        err(&o)
+    );
+    let o = labnet(&[
+        "query", "--from", "public", "--to", "private", "--proto", "tcp", "--port", "0",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("port 0"), "{}", err(&o));
+    let o = labnet(&[
+        "query", "--from", "public", "--to", "10.0.0.1", "--proto", "tcp", "--port", "22",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "a gateway is not filtered: {}",
+        out(&o)
+    );
+    assert!(
+        out(&o).starts_with("not filtered: public -> 10.0.0.1 (management)"),
+        "{}",
+        out(&o)
+    );
+}
+
+#[test]
+fn one_segment_is_not_one_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let lab = write(
+        dir.path(),
+        "one.toml",
+        "[lab]\nname = \"one\"\ndomain = \"lab.local\"\n[[segment]]\nname = \"a\"\ncidr = \"10.0.0.0/24\"\nssh_ports = 2201\ninternet = false\n",
+    );
+    let o = labnet(&["check", &lab]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(out(&o).contains("1 segment, 0 allow rules, 0 of 0 segment pairs allowed, internet egress from 0 segments"), "{}", out(&o));
+}
+
+#[test]
+fn a_lab_that_is_not_utf8_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("latin1.toml");
+    std::fs::write(&p, b"[lab]\nname = \"caf\xe9\"\n").unwrap();
+    let o = labnet(&["check", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(
+        err(&o).contains(":2:12: (encoding): the file is not UTF-8"),
+        "{}",
+        err(&o)
+    );
+}

@@ -40,7 +40,9 @@ fn mine(item: &Item<'_>) -> Json {
 
 fn oracle(v: &toml::Value) -> Json {
     match v {
-        toml::Value::String(s) => json!({"s": s}),
+        // TOML lets a reader normalise the newlines of multi-line strings;
+        // labfile turns CRLF into LF, toml keeps CRLF.
+        toml::Value::String(s) => json!({"s": s.replace("\r\n", "\n")}),
         toml::Value::Integer(i) => json!({"i": i}),
         // NaN's sign and payload are not something either reader promises.
         toml::Value::Float(f) if f.is_nan() => json!({"f": f64::NAN.to_bits()}),

@@ -70,8 +70,8 @@ pub fn apply_docker(ns: &Netns, lab_nets: &[Ipv4Cidr]) -> Result<usize, KernelEr
         return Err(KernelError::Tool {
             tool: "iptables".into(),
             what: format!(
-                "--coexist docker: there is no {DOCKER_USER} chain in namespace {} \
-                 (Docker's iptables rules are not loaded; start dockerd first, or drop --coexist)",
+                "coexisting with Docker needs its {DOCKER_USER} chain, and namespace {} has none \
+                 (Docker's iptables rules are not loaded)",
                 ns.label()
             ),
             source: None,
@@ -117,6 +117,33 @@ pub fn remove_docker(ns: &Netns) -> Result<usize, KernelError> {
         iptables(ns, &args)?;
     }
     Ok(rules.len())
+}
+
+/// Make labnet's DOCKER-USER rules exactly `lines` again (`iptables -S` lines
+/// saved before an apply): remove labnet's current ones, then put the saved
+/// ones back at the top, in their order. Nothing to do without DOCKER-USER.
+///
+/// # Errors
+/// `iptables` failed.
+pub fn restore_docker(ns: &Netns, lines: &[String]) -> Result<(), KernelError> {
+    if !docker_user_exists(ns)? {
+        return Ok(());
+    }
+    remove_docker(ns)?;
+    for line in lines.iter().rev() {
+        let Some(rest) = line.strip_prefix(&format!("-A {DOCKER_USER} ")) else {
+            continue;
+        };
+        let mut args = vec![
+            "-w".to_owned(),
+            "-I".to_owned(),
+            DOCKER_USER.to_owned(),
+            "1".to_owned(),
+        ];
+        args.extend(shell_words(rest));
+        iptables(ns, &args)?;
+    }
+    Ok(())
 }
 
 /// Split an `iptables -S` line; its only quoting is double quotes around comments.

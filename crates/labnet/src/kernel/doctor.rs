@@ -95,8 +95,58 @@ pub fn parse_ruleset(text: &str) -> Vec<LiveChain> {
     out
 }
 
+/// What to do about a finding. Data, so that each front end can name its own
+/// flags (the `labnet` binary turns [`Remedy::CoexistDocker`] into
+/// `labnet apply --coexist docker`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Remedy {
+    /// Docker's DOCKER-USER chain is there: labnet's Docker coexistence puts
+    /// accepts for lab traffic in it.
+    CoexistDocker,
+    /// The chain belongs to a table iptables-nft manages: accept lab traffic
+    /// with these `iptables` commands (nft rules added there would be foreign
+    /// to iptables, which rewrites the table).
+    IptablesAccept {
+        /// The commands, in order.
+        commands: Vec<String>,
+    },
+    /// Another nftables table: insert these accepts.
+    NftAccept {
+        /// The commands, in order.
+        commands: Vec<String>,
+    },
+    /// libvirt's `nat`/`route` networks reject traffic between networks.
+    LibvirtOpen,
+    /// libvirt's `nat` mode masquerades lab traffic.
+    LibvirtNoNat,
+}
+
+impl fmt::Display for Remedy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::CoexistDocker => f.write_str(
+                "apply with Docker coexistence (accepts lab traffic in DOCKER-USER; table ip labnet still decides)",
+            ),
+            Self::IptablesAccept { commands } | Self::NftAccept { commands } => write!(
+                f,
+                "accept lab traffic in this chain ({}); table ip labnet still decides",
+                commands.join("; ")
+            ),
+            Self::LibvirtOpen => f.write_str(
+                "give lab networks libvirt forward mode `open` (labnet's table then decides), or remove this rule",
+            ),
+            Self::LibvirtNoNat => f.write_str(
+                "use libvirt forward mode `open` for lab networks; labnet masquerades internet egress itself",
+            ),
+        }
+    }
+}
+
 /// One thing that would drop, reject or rewrite allowed lab traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// `table ip filter chain FORWARD`.
     pub chain: String,
@@ -105,7 +155,7 @@ pub struct Finding {
     /// Why it matters for the lab.
     pub problem: String,
     /// What to do.
-    pub fix: String,
+    pub remedy: Remedy,
 }
 
 impl fmt::Display for Finding {
@@ -113,7 +163,7 @@ impl fmt::Display for Finding {
         write!(
             f,
             "{}: `{}`\n  problem: {}\n  fix: {}",
-            self.chain, self.what, self.problem, self.fix
+            self.chain, self.what, self.problem, self.remedy
         )
     }
 }
@@ -177,19 +227,10 @@ pub fn examine_ruleset(
                 problem: "policy drop: lab traffic this chain does not accept is dropped, \
                           even where the lab file allows it (Docker sets this)"
                     .into(),
-                fix: if docker {
-                    "labnet apply --coexist docker (accepts lab traffic in DOCKER-USER; \
-                     table ip labnet still decides)"
-                        .into()
+                remedy: if docker {
+                    Remedy::CoexistDocker
                 } else {
-                    format!(
-                        "accept lab traffic in this chain, e.g. `nft insert rule {} {} {} ip saddr {{ {} }} accept` \
-                         and the same for ip daddr; table ip labnet still decides",
-                        base.family,
-                        base.table,
-                        base.name,
-                        join(&lab_nets)
-                    )
+                    accept_remedy(base, &lab_nets)
                 },
             });
         }
@@ -206,9 +247,7 @@ pub fn examine_ruleset(
                         problem: "drops or rejects forwarded packets that may be lab traffic \
                                   (libvirt's `nat`/`route` modes reject traffic between its networks)"
                             .into(),
-                        fix: "give lab networks libvirt forward mode `open` (labnet's table \
-                              then decides), or remove this rule"
-                            .into(),
+                        remedy: Remedy::LibvirtOpen,
                     });
                 }
             }
@@ -234,14 +273,45 @@ pub fn examine_ruleset(
                              for the internet, so other segments see the host, not the sender \
                              (libvirt's `nat` mode does this)"
                     ),
-                    fix: "use libvirt forward mode `open` for lab networks; labnet masquerades \
-                              internet egress itself"
-                        .into(),
+                    remedy: Remedy::LibvirtNoNat,
                 });
             }
         }
     }
     out
+}
+
+/// Accepts for lab traffic in `chain`: iptables commands when iptables-nft
+/// manages its table, nft commands otherwise.
+fn accept_remedy(chain: &LiveChain, lab_nets: &[Ipv4Cidr]) -> Remedy {
+    let iptables_managed =
+        chain.family == "ip" && crate::target::IPTABLES_TABLES.contains(&chain.table.as_str());
+    if iptables_managed {
+        let nets = super::coexist::merge(lab_nets);
+        let mut commands = Vec::new();
+        for dir in ["-s", "-d"] {
+            for n in &nets {
+                commands.push(format!(
+                    "iptables -t {} -I {} 1 {dir} {n} -j ACCEPT",
+                    chain.table, chain.name
+                ));
+            }
+        }
+        Remedy::IptablesAccept { commands }
+    } else {
+        let nets = join(lab_nets);
+        Remedy::NftAccept {
+            commands: ["saddr", "daddr"]
+                .iter()
+                .map(|f| {
+                    format!(
+                        "nft insert rule {} {} {} ip {f} {{ {nets} }} accept",
+                        chain.family, chain.table, chain.name
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 fn join(nets: &[Ipv4Cidr]) -> String {
@@ -339,7 +409,7 @@ table ip libvirt_network {
         let f = examine_ruleset(RULESET, &lab, "labnet", false);
         assert_eq!(f.len(), 3, "{f:#?}");
         assert!(f[0].chain.contains("filter chain FORWARD"));
-        assert!(f[0].fix.contains("--coexist docker"));
+        assert_eq!(f[0].remedy, Remedy::CoexistDocker);
         assert!(f[1].what.contains("reject"));
         assert!(f[2].what.contains("masquerade"));
     }
@@ -355,6 +425,31 @@ table ip libvirt_network {
         // As iptables-nft lists them: no comment, but iptables says they are ours.
         let f = examine_ruleset(RULESET, &crate::reference::lab(), "labnet", true);
         assert!(f.iter().all(|x| !x.chain.contains("FORWARD")), "{f:#?}");
+    }
+
+    #[test]
+    fn a_drop_policy_in_iptables_nft_gets_iptables_commands() {
+        // iptables -P FORWARD DROP without Docker: no DOCKER-USER chain.
+        let text = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\ntable inet mine {\n\tchain fw {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n";
+        let f = examine_ruleset(text, &crate::reference::lab(), "labnet", false);
+        let Remedy::IptablesAccept { commands } = &f[0].remedy else {
+            panic!("{f:#?}");
+        };
+        assert_eq!(
+            commands[0],
+            "iptables -t filter -I FORWARD 1 -s 10.0.0.0/22 -j ACCEPT"
+        );
+        assert!(
+            commands.iter().all(|c| c.starts_with("iptables ")),
+            "{commands:?}"
+        );
+        let Remedy::NftAccept { commands } = &f[1].remedy else {
+            panic!("{f:#?}");
+        };
+        assert!(
+            commands[0].starts_with("nft insert rule inet mine fw ip saddr {"),
+            "{commands:?}"
+        );
     }
 
     #[test]

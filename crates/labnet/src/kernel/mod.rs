@@ -7,6 +7,7 @@
 //! transaction, so a failure leaves the previous ruleset exactly as it was.
 //! Reading back uses `nft list`, which prints the kernel's objects.
 
+pub mod apply;
 pub mod coexist;
 pub mod confirm;
 pub mod doctor;
@@ -16,6 +17,7 @@ pub mod nft_cli;
 #[cfg(feature = "nftnl")]
 pub mod nftnl;
 pub use crate::target::program;
+pub mod state;
 pub mod tool;
 
 use serde::{Deserialize, Serialize};
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::ir::PolicyIr;
 use crate::model::Lab;
 use crate::target::{CompileOptions, TableName, Target, render};
+use coexist::Coexist;
 pub use listing::{Change, Listing};
 pub use netns::Netns;
 pub use program::Program;
@@ -64,23 +67,39 @@ pub enum KernelError {
     },
     /// The netlink backend was asked for in a build without it.
     #[error(
-        "this labnet was built without netlink support (cargo feature `nftnl`); \
-         rebuild with `cargo install --features nftnl` (needs libnftnl-dev and libmnl-dev), \
-         or use `--backend nft`"
+        "this build of labnet has no netlink loader (cargo feature `nftnl`, which needs \
+         libnftnl-dev and libmnl-dev); rebuild with it, or load with the nft backend"
     )]
     NetlinkNotBuilt,
     /// The compiled program is inconsistent (a labnet bug).
     #[error("internal error building the netlink batch: {0}")]
     Program(String),
-    /// Saving or reading labnet's state (rollback) failed.
-    #[error("{what}")]
+    /// Saving or reading labnet's state (pending confirmations, locks) failed.
+    #[error("{what} {}", path.display())]
     State {
         /// What failed.
         what: String,
+        /// On which file.
+        path: std::path::PathBuf,
         /// Why.
         #[source]
         source: Option<std::io::Error>,
     },
+    /// Another labnet is changing this namespace's ruleset right now.
+    #[error("another labnet is changing the ruleset of {} right now; nothing was changed", where_ns(netns.as_deref()))]
+    Busy {
+        /// The namespace (`None`: the host's).
+        netns: Option<String>,
+    },
+}
+
+/// `the host's namespace` or `namespace NAME`, for messages.
+#[must_use]
+pub fn where_ns(netns: Option<&str>) -> String {
+    netns.map_or_else(
+        || "the host's namespace".to_owned(),
+        |n| format!("namespace {n}"),
+    )
 }
 
 /// How the ruleset reaches the kernel.
@@ -213,17 +232,34 @@ pub fn drift_of(
     })
 }
 
-/// Remove labnet's table (and anything [`coexist`] added) from `ns`.
-///
-/// # Errors
-/// `nft` or `iptables` failed.
-pub fn remove(ns: &Netns, table: &TableName) -> Result<bool, KernelError> {
-    coexist::remove_docker(ns)?;
-    let present = nft_cli::list_table(ns, table.as_str())?.is_some();
-    if present {
-        nft_cli::run(ns, &["delete", "table", "ip", table.as_str()], None)?;
+/// Who made the table of labnet's name, as far as labnet can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum TableOwner {
+    /// There is no such table.
+    Absent,
+    /// It carries labnet's marker chain ([`crate::target::OWNER_MARK`]).
+    Labnet,
+    /// It exists without the marker: someone else's (iptables-nft, a hand-made
+    /// table, or one loaded by labnet 0.1, which had no marker).
+    Other,
+}
+
+/// The owner of a table, from its `nft list table` text (`None`: absent).
+#[must_use]
+pub fn owner_of(listing: Option<&str>) -> TableOwner {
+    match listing {
+        None => TableOwner::Absent,
+        Some(t)
+            if Listing::parse(t)
+                .blocks
+                .contains_key(&format!("chain {}", crate::target::OWNER_MARK)) =>
+        {
+            TableOwner::Labnet
+        }
+        Some(_) => TableOwner::Other,
     }
-    Ok(present)
 }
 
 /// Where on the live kernel a command works; `labnet apply/diff/status/doctor`
@@ -231,6 +267,7 @@ pub fn remove(ns: &Netns, table: &TableName) -> Result<bool, KernelError> {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct LiveOptions {
     /// Work in this network namespace (one `ip netns add NAME` made) instead of the host's.
     #[cfg_attr(feature = "clap", arg(long, value_name = "NAME"))]
@@ -247,6 +284,7 @@ pub struct LiveOptions {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct ApplyOptions {
     /// Print what would change, change nothing.
     #[cfg_attr(feature = "clap", arg(long))]
@@ -261,4 +299,58 @@ pub struct ApplyOptions {
     #[cfg_attr(feature = "clap", arg(long, value_name = "DURATION", value_parser = confirm::parse_duration))]
     #[serde(skip)]
     pub confirm_within: Option<std::time::Duration>,
+}
+
+impl ApplyOptions {
+    /// A confirmation window (see [`confirm`]).
+    #[must_use]
+    pub fn confirm_within(mut self, window: std::time::Duration) -> Self {
+        self.confirm_within = Some(window);
+        self
+    }
+
+    /// Only print what would change.
+    #[must_use]
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
+    }
+
+    /// This loader.
+    #[must_use]
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Make room in another firewall.
+    #[must_use]
+    pub fn coexist(mut self, with: Coexist) -> Self {
+        self.coexist.push(with);
+        self
+    }
+}
+
+impl LiveOptions {
+    /// The host's namespace, the default table.
+    #[must_use]
+    pub fn host() -> Self {
+        Self::default()
+    }
+
+    /// A namespace made by `ip netns add NAME`, the default table.
+    #[must_use]
+    pub fn netns(name: impl Into<String>) -> Self {
+        Self {
+            netns: Some(name.into()),
+            table: TableName::default(),
+        }
+    }
+
+    /// With this table.
+    #[must_use]
+    pub fn table(mut self, table: TableName) -> Self {
+        self.table = table;
+        self
+    }
 }

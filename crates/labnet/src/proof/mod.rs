@@ -19,7 +19,7 @@ use crate::kernel::{self, Backend, KernelError};
 use crate::model::Lab;
 use crate::target::TableName;
 pub use probe::{Kind, Probe};
-pub use topology::{INTERNET_HOST, ROUTER_UPLINK, Topology};
+pub use topology::Topology;
 
 /// The proof could not be run (as opposed to: it ran and found differences).
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +35,7 @@ pub enum ProofError {
 
 /// How to run the proof.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProofOptions {
     /// Loader for the ruleset.
     pub backend: Backend,
@@ -54,11 +55,32 @@ impl Default for ProofOptions {
     }
 }
 
+impl ProofOptions {
+    /// With this loader.
+    #[must_use]
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// With this probe timeout.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
 /// What the proof observed.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Report {
     /// Segment names, in lab order.
     pub segments: Vec<String>,
+    /// The network that stood for the internet.
+    pub internet: crate::cidr::Ipv4Cidr,
+    /// The router's address on it: what masqueraded traffic arrives as.
+    pub router_uplink: std::net::Ipv4Addr,
     /// Every probe with its expected and observed outcome.
     pub probes: Vec<Probe>,
 }
@@ -67,6 +89,19 @@ impl Report {
     /// Probes whose outcome differs from the lab file.
     pub fn mismatches(&self) -> impl Iterator<Item = &Probe> {
         self.probes.iter().filter(|p| !p.agrees())
+    }
+
+    /// How many probes of one protocol (`tcp`, `udp`, `icmp`) ran.
+    #[must_use]
+    pub fn count(&self, proto: &str) -> usize {
+        self.probes
+            .iter()
+            .filter(|p| match p.kind {
+                Kind::Tcp { .. } => proto == "tcp",
+                Kind::Udp { .. } => proto == "udp",
+                Kind::Icmp => proto == "icmp",
+            })
+            .count()
     }
 
     /// True when every probe agrees with the lab file.

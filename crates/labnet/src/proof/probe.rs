@@ -1,15 +1,15 @@
-//! Listeners and probes: real TCP connections and ICMP echoes.
+//! Listeners and probes: real TCP connections, UDP exchanges and ICMP echoes.
 //!
 //! Sockets are created inside a namespace (on a thread that entered it) and
 //! then used from ordinary threads: a socket stays in the namespace it was
-//! created in. A TCP listener answers each connection with the address it saw
-//! the client as, so one probe shows that the connection opened, that the
-//! reply came back, and whether the source was rewritten.
+//! created in. TCP and UDP listeners answer each client with the address they
+//! saw it as, so one probe shows that the traffic got through, that the reply
+//! came back, and whether the source was rewritten.
 
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::topology::{INTERNET_HOST, ROUTER_UPLINK, Topology};
+use super::topology::Topology;
 use super::{ProofError, ProofOptions, Report};
 use crate::decide::{CtState, Packet};
 use crate::kernel::Netns;
@@ -26,8 +26,10 @@ use crate::proto::{L4, Proto};
 
 /// The internet's name in reports.
 pub const INTERNET: &str = "internet";
-/// The port the internet host listens on.
+/// The TCP port the internet host listens on.
 pub const INTERNET_PORT: u16 = 80;
+/// The UDP port the internet host answers on.
+pub const INTERNET_UDP_PORT: u16 = 53;
 /// At most this many rule ports are probed per destination besides SSH.
 const RULE_PORTS: usize = 4;
 
@@ -40,6 +42,11 @@ pub enum Kind {
         /// Port.
         port: u16,
     },
+    /// A UDP datagram to this port (and its answer).
+    Udp {
+        /// Port.
+        port: u16,
+    },
     /// An ICMP echo request.
     Icmp,
 }
@@ -48,6 +55,7 @@ impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Tcp { port } => write!(f, "tcp:{port}"),
+            Self::Udp { port } => write!(f, "udp:{port}"),
             Self::Icmp => f.write_str("icmp"),
         }
     }
@@ -67,9 +75,9 @@ pub struct Probe {
     pub expected: bool,
     /// It got through and the reply came back.
     pub observed: bool,
-    /// The source address the destination should see (TCP, when allowed).
+    /// The source address the destination should see (TCP and UDP, when allowed).
     pub expected_seen_as: Option<Ipv4Addr>,
-    /// The source address the destination saw (TCP, when it got through).
+    /// The source address the destination saw (TCP and UDP, when it got through).
     pub seen_as: Option<Ipv4Addr>,
 }
 
@@ -114,22 +122,25 @@ struct Endpoint<'a> {
     oif: String,
 }
 
-/// Ports a destination listens on: its SSH port and some rule ports.
-fn ports_for(lab: &Lab, i: usize) -> Vec<u16> {
-    let mut ports = BTreeSet::new();
+/// Ports a destination listens on, `(tcp, udp)`: its first SSH port (which
+/// rules for any protocol or a whole protocol reach) and some ports of the
+/// lab's tcp and udp port rules.
+fn ports_for(lab: &Lab, i: usize) -> (Vec<u16>, Vec<u16>) {
     let seg = &lab.segments()[i];
-    let mut extra = BTreeSet::new();
-    for r in lab.rules() {
-        if matches!(r.proto, Proto::Tcp | Proto::Any) {
+    let pick = |proto: Proto| {
+        let mut extra = BTreeSet::new();
+        for r in lab.rules().iter().filter(|r| r.proto == proto) {
             for pr in &r.ports {
                 extra.insert(pr.start());
                 extra.insert(pr.end());
             }
         }
-    }
-    ports.insert(seg.ssh_ports.start());
-    ports.extend(extra.into_iter().take(RULE_PORTS));
-    ports.into_iter().collect()
+        let mut ports = BTreeSet::new();
+        ports.insert(seg.ssh_ports.start());
+        ports.extend(extra.into_iter().take(RULE_PORTS));
+        ports.into_iter().collect::<Vec<u16>>()
+    };
+    (pick(Proto::Tcp), pick(Proto::Udp))
 }
 
 fn setup_err(what: &str, e: &dyn fmt::Display) -> ProofError {
@@ -143,9 +154,30 @@ struct Listener {
 }
 
 impl Listener {
-    fn start(ns: &Netns, addr: Ipv4Addr, ports: &[u16]) -> Result<Self, ProofError> {
+    fn start(
+        ns: &Netns,
+        addr: Ipv4Addr,
+        ports: &[u16],
+        udp_ports: &[u16],
+    ) -> Result<Self, ProofError> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
+        for &port in udp_ports {
+            let sock = ns
+                .run(|| UdpSocket::bind(SocketAddrV4::new(addr, port)))?
+                .map_err(|e| setup_err(&format!("listen on udp {addr}:{port}"), &e))?;
+            sock.set_read_timeout(Some(Duration::from_millis(20)))
+                .map_err(|e| setup_err("udp listener", &e))?;
+            let stop = Arc::clone(&stop);
+            threads.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok((_, peer)) = sock.recv_from(&mut buf) {
+                        let _ = sock.send_to(peer.ip().to_string().as_bytes(), peer);
+                    }
+                }
+            }));
+        }
         for &port in ports {
             let l = ns
                 .run(|| TcpListener::bind(SocketAddrV4::new(addr, port)))?
@@ -200,6 +232,29 @@ fn tcp_probe(
     Ok(buf.trim().parse().ok())
 }
 
+fn udp_probe(
+    src: &Netns,
+    dst: Ipv4Addr,
+    port: u16,
+    timeout: Duration,
+) -> Result<Option<Ipv4Addr>, ProofError> {
+    let sock = src
+        .run(|| UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?
+        .map_err(|e| setup_err("udp socket", &e))?;
+    // connect: only the destination's answer is read (and an ICMP error ends the wait).
+    if sock.connect(SocketAddrV4::new(dst, port)).is_err() || sock.send(b"labnet").is_err() {
+        return Ok(None);
+    }
+    let _ = sock.set_read_timeout(Some(timeout));
+    let mut buf = [0u8; 64];
+    Ok(match sock.recv(&mut buf) {
+        Ok(n) => std::str::from_utf8(&buf[..n])
+            .ok()
+            .and_then(|s| s.trim().parse().ok()),
+        Err(_) => None,
+    })
+}
+
 fn icmp_probe(src: &Netns, dst: Ipv4Addr, timeout: Duration) -> Result<bool, ProofError> {
     let sock = src
         .run(|| Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::ICMPV4)))?
@@ -246,26 +301,29 @@ pub fn run(lab: &Lab, topo: &Topology, opts: &ProofOptions) -> Result<Report, Pr
         .collect();
     endpoints.push(Endpoint {
         name: INTERNET.into(),
-        addr: INTERNET_HOST,
+        addr: topo.internet_host,
         ns: &topo.internet,
         oif: topo.uplink.clone(),
     });
     let n = topo.hosts.len();
     let mut listeners = Vec::new();
-    let mut ports: Vec<Vec<u16>> = (0..n).map(|i| ports_for(lab, i)).collect();
-    ports.push(vec![INTERNET_PORT]);
-    for (e, p) in endpoints.iter().zip(&ports) {
-        listeners.push(Listener::start(e.ns, e.addr, p)?);
+    let mut ports: Vec<(Vec<u16>, Vec<u16>)> = (0..n).map(|i| ports_for(lab, i)).collect();
+    ports.push((vec![INTERNET_PORT], vec![INTERNET_UDP_PORT]));
+    for (e, (tcp, udp)) in endpoints.iter().zip(&ports) {
+        listeners.push(Listener::start(e.ns, e.addr, tcp, udp)?);
     }
 
     let mut plan: Vec<(usize, usize, Kind)> = Vec::new();
     for a in 0..=n {
-        for (b, dst_ports) in ports.iter().enumerate() {
+        for (b, (tcp, udp)) in ports.iter().enumerate() {
             if a == b {
                 continue;
             }
-            for &port in dst_ports {
+            for &port in tcp {
                 plan.push((a, b, Kind::Tcp { port }));
+            }
+            for &port in udp {
+                plan.push((a, b, Kind::Udp { port }));
             }
             plan.push((a, b, Kind::Icmp));
         }
@@ -278,7 +336,7 @@ pub fn run(lab: &Lab, topo: &Topology, opts: &ProofOptions) -> Result<Report, Pr
                 .iter()
                 .map(|&(a, b, kind)| {
                     let (src, dst) = (&endpoints[a], &endpoints[b]);
-                    s.spawn(move || one(lab, src, dst, kind, opts.timeout))
+                    s.spawn(move || one(lab, topo, src, dst, kind, opts.timeout))
                 })
                 .collect();
             handles
@@ -296,12 +354,15 @@ pub fn run(lab: &Lab, topo: &Topology, opts: &ProofOptions) -> Result<Report, Pr
     drop(listeners);
     Ok(Report {
         segments: topo.hosts.iter().map(|h| h.segment.clone()).collect(),
+        internet: topo.internet_net,
+        router_uplink: topo.router_uplink,
         probes,
     })
 }
 
 fn one(
     lab: &Lab,
+    topo: &Topology,
     src: &Endpoint<'_>,
     dst: &Endpoint<'_>,
     kind: Kind,
@@ -309,6 +370,7 @@ fn one(
 ) -> Result<Probe, ProofError> {
     let (l4, dport) = match kind {
         Kind::Tcp { port } => (L4::TCP, Some(port)),
+        Kind::Udp { port } => (L4::UDP, Some(port)),
         Kind::Icmp => (L4::ICMP, None),
     };
     let decision = lab.decide(&Packet {
@@ -324,11 +386,15 @@ fn one(
             let seen = tcp_probe(src.ns, dst.addr, port, timeout)?;
             (seen.is_some(), seen)
         }
+        Kind::Udp { port } => {
+            let seen = udp_probe(src.ns, dst.addr, port, timeout)?;
+            (seen.is_some(), seen)
+        }
         Kind::Icmp => (icmp_probe(src.ns, dst.addr, timeout)?, None),
     };
     let expected_seen_as = match kind {
-        Kind::Tcp { .. } if decision.allowed => Some(if decision.masquerade {
-            ROUTER_UPLINK
+        Kind::Tcp { .. } | Kind::Udp { .. } if decision.allowed => Some(if decision.masquerade {
+            topo.router_uplink
         } else {
             src.addr
         }),

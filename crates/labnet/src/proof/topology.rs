@@ -16,11 +16,6 @@ use super::ProofError;
 use crate::kernel::Netns;
 use crate::model::Lab;
 
-/// The router's address on the simulated internet.
-pub const ROUTER_UPLINK: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
-/// The internet host (a documentation address, RFC 5737).
-pub const INTERNET_HOST: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
-
 /// One segment's test host.
 #[derive(Debug)]
 pub struct Host {
@@ -43,6 +38,13 @@ pub struct Topology {
     pub internet: Netns,
     /// Name of the router's uplink interface (the lab's `uplink`).
     pub uplink: String,
+    /// The simulated internet: a /24 outside every segment (203.0.113.0/24
+    /// unless the lab uses it; see [`Lab::outside_net`]).
+    pub internet_net: crate::cidr::Ipv4Cidr,
+    /// The router's address there (what masqueraded traffic arrives as).
+    pub router_uplink: Ipv4Addr,
+    /// The internet host's address.
+    pub internet_host: Ipv4Addr,
 }
 
 /// Run async rtnetlink work on a thread inside `ns`.
@@ -128,6 +130,8 @@ impl Topology {
     /// # Errors
     /// Namespaces, links or addresses cannot be created (needs root).
     pub fn build(lab: &Lab) -> Result<Self, ProofError> {
+        let internet_net = lab.outside_net();
+        let (router_uplink, internet_host) = (internet_net.nth_host(1), internet_net.nth_host(2));
         let router = Netns::throwaway("router")?;
         let internet = Netns::throwaway("internet")?;
         let uplink = lab
@@ -182,7 +186,7 @@ impl Topology {
             for (i, (gw, len)) in gws.iter().enumerate() {
                 addr_up(&h, &format!("r{i}"), *gw, *len).await?;
             }
-            addr_up(&h, &up, ROUTER_UPLINK, 24).await?;
+            addr_up(&h, &up, router_uplink, internet_net.len()).await?;
             Ok(())
         })?;
         write_sysctl(&router, "/proc/sys/net/ipv4/ip_forward", "1")?;
@@ -206,10 +210,10 @@ impl Topology {
                 "0 2147483647",
             )?;
         }
-        with_handle(&internet, "internet", async |h: Handle| {
-            addr_up(&h, "inet0", INTERNET_HOST, 24).await?;
+        with_handle(&internet, "internet", async move |h: Handle| {
+            addr_up(&h, "inet0", internet_host, internet_net.len()).await?;
             // An attacker on the uplink side sends lab-bound traffic to the router.
-            default_via(&h, ROUTER_UPLINK).await
+            default_via(&h, router_uplink).await
         })?;
         write_sysctl(
             &internet,
@@ -221,6 +225,9 @@ impl Topology {
             hosts,
             internet,
             uplink,
+            internet_net,
+            router_uplink,
+            internet_host,
         })
     }
 }
