@@ -21,7 +21,7 @@ fuzz_target!(|data: &[u8]| {
             let back = parse("printed.toml", &printed).expect("a printed valid lab parses");
             assert_eq!(back.lab(), lab, "print/parse round trip changed the lab");
             for target in Target::ALL {
-                let opts = CompileOptions { target, ..CompileOptions::default() };
+                let opts = CompileOptions::target(target);
                 let _ = compile(lab, &opts);
             }
         }

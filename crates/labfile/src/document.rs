@@ -116,6 +116,12 @@ impl Document {
         Some(Item::new(self, value, key.name.to_string()))
     }
 
+    /// The section names asked for so far, in the order first asked.
+    #[must_use]
+    pub fn taken(&self) -> Vec<String> {
+        self.asked.lock().map(|a| a.clone()).unwrap_or_default()
+    }
+
     /// Report each top-level section that no reader took and that is not one of
     /// labkit's sections (see [`crate::sections::SECTIONS`]). Only the first call reports.
     pub fn finish(&self, sink: &mut Sink) {

@@ -33,9 +33,9 @@ pub use print::to_toml;
 pub use read::LABNET_SECTIONS;
 
 use crate::diag::{Diagnostics, Location, Source};
-use crate::error::LoadError;
 use crate::model::Lab;
 pub use crate::model::Spans;
+use ::labfile::LoadError;
 
 /// The generic readers, which now live in the `labfile` crate.
 pub mod walk {
