@@ -17,8 +17,11 @@ fn main() -> Result<()> {
     let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
     let read = t.elapsed();
     let t = Instant::now();
-    let file = labnet::labfile::parse(&path, &text).map_err(|d| anyhow!("{d}"))?;
-    let parse = t.elapsed();
+    let doc = labfile::Document::parse(path.as_str(), text.as_str()).map_err(|d| anyhow!("{d}"))?;
+    let toml = t.elapsed();
+    let t = Instant::now();
+    let file = labnet::labfile::from_document(&doc).map_err(|d| anyhow!("{d}"))?;
+    let validate = t.elapsed();
     let t = Instant::now();
     let ir = labnet::PolicyIr::build(file.lab());
     let build = t.elapsed();
@@ -26,7 +29,7 @@ fn main() -> Result<()> {
     let out = labnet::target::render(&ir, &labnet::target::CompileOptions::default());
     let render = t.elapsed();
     println!(
-        "read {read:?}  parse+validate {parse:?}  ir {build:?}  render {render:?}  ({} bytes out)",
+        "read {read:?}  toml {toml:?}  read+validate {validate:?}  ir {build:?}  render {render:?}  ({} bytes out)",
         out.len()
     );
     Ok(())

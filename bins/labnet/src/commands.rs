@@ -1,6 +1,6 @@
 //! One function per subcommand.
 
-use std::io::Read;
+use std::io::{Read, Write as _};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -9,7 +9,7 @@ use serde::Serialize;
 use labnet::labfile::{self, LabFile};
 use labnet::matrix::Matrix;
 use labnet::query::{Query, Verdict};
-use labnet::target::{CompileOptions, compile};
+use labnet::target::{CompileOptions, compile_to};
 use labnet::{Diagnostic, LoadError, PolicyIr, QueryError};
 
 use crate::output::{Output, data};
@@ -60,18 +60,28 @@ fn load(lab: Option<&Path>) -> Result<Result<LabFile, labnet::Diagnostics>> {
     let Some(path) = lab else {
         return Ok(Ok(labnet::reference::file()));
     };
-    if path != Path::new("-") {
-        return match labfile::load(path) {
-            Ok(f) => Ok(Ok(f)),
-            Err(LoadError::Invalid(d)) => Ok(Err(d)),
-            Err(e) => Err(e.into()),
-        };
-    }
-    let mut bytes = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut bytes)
-        .context("cannot read the lab file from standard input")?;
-    Ok(::labfile::parse_bytes("<stdin>", bytes).and_then(|doc| labfile::from_document(&doc)))
+    let doc = if path == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .context("cannot read the lab file from standard input")?;
+        ::labfile::parse_bytes("<stdin>", bytes)
+    } else {
+        match ::labfile::load(path) {
+            Ok(d) => Ok(d),
+            Err(LoadError::Invalid(d)) => Err(d),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let doc = match doc {
+        Ok(d) => d,
+        Err(d) => return Ok(Err(d)),
+    };
+    let file = labfile::from_document(&doc);
+    // Freed now, not at exit: the compiler's allocations reuse its memory,
+    // which costs less than touching fresh pages.
+    drop(doc);
+    Ok(file)
 }
 
 /// Load, print diagnostics, and hand back a valid lab or the exit status for an invalid one.
@@ -193,28 +203,69 @@ fn compile_cmd(
     if n >= 1000 {
         out.note(&format!("compiling {n} segments for {}...", opts.target));
     }
-    let text = compile(f.lab(), opts);
+    // Streamed: a large ruleset is never held whole.
+    let mut counted = Counted::default();
     match output {
-        None => data(&text)?,
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            let mut w = Counting {
+                inner: &mut lock,
+                n: &mut counted,
+            };
+            match compile_to(f.lab(), opts, &mut w).and_then(|()| w.flush()) {
+                // A closed pipe (`labnet compile | head`) is not an error.
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(anyhow::Error::new(e).context("cannot write to standard output"));
+                }
+                _ => {}
+            }
+        }
         Some(path) => {
-            write_atomically(path, text.as_bytes())?;
+            ::labfile::replace_file_with(path, |w| {
+                let mut w = Counting {
+                    inner: w,
+                    n: &mut counted,
+                };
+                compile_to(f.lab(), opts, &mut w)
+            })?;
             out.note(&format!(
                 "wrote {}: {} target, {}, {} bytes",
                 path.display(),
                 opts.target,
-                plural(text.lines().count(), "line"),
-                text.len()
+                plural(counted.lines, "line"),
+                counted.bytes
             ));
         }
     }
+    // The process ends next: skip freeing the lab's many small allocations.
+    std::mem::forget(f);
     Ok(EXIT_OK)
 }
 
-/// Replace `path` with `bytes`: regular files only, atomically, keeping an
-/// existing file's mode (see `labfile::replace_file`).
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    ::labfile::replace_file(path, bytes)?;
-    Ok(())
+/// Bytes and lines that went through a [`Counting`] writer.
+#[derive(Default)]
+struct Counted {
+    bytes: usize,
+    lines: usize,
+}
+
+/// A writer that counts what it passes on.
+struct Counting<'a, W: std::io::Write + ?Sized> {
+    inner: &'a mut W,
+    n: &'a mut Counted,
+}
+
+impl<W: std::io::Write + ?Sized> std::io::Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(buf)?;
+        self.n.bytes += k;
+        self.n.lines += buf[..k].iter().filter(|&&b| b == b'\n').count();
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn matrix(lab: Option<&Path>, format: MatrixFormat, out: &Output) -> Result<u8> {

@@ -98,7 +98,7 @@ impl Document {
     /// takes no section; crates use [`Document::section`]).
     #[must_use]
     pub fn root(&self) -> Item<'_> {
-        Item::new(self, &self.root, String::new())
+        Item::root(self, &self.root)
     }
 
     /// Take section `name`: a reader for it, or `None` when the file has none.
@@ -113,7 +113,12 @@ impl Document {
         let root = &self.tree.tables[ROOT as usize];
         let i = self.tree.lookup(ROOT, name)?;
         let (key, value) = &root.entries[i];
-        Some(Item::new(self, value, key.name.to_string()))
+        Some(Item::new(
+            self,
+            value,
+            crate::read::Path::default(),
+            &key.name,
+        ))
     }
 
     /// The section names asked for so far, in the order first asked.

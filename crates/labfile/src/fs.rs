@@ -135,6 +135,18 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// # Errors
 /// The path is not a regular file, or the directory cannot be written.
 pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    replace_file_with(path, |w| w.write_all(bytes))
+}
+
+/// [`replace_file`] with the contents written by `write`, so that large
+/// output is streamed to the temporary file instead of held whole.
+///
+/// # Errors
+/// As [`replace_file`], and `write`'s own error (the old file stays).
+pub fn replace_file_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+) -> Result<(), WriteError> {
     let io_err = |what, p: &Path| {
         let p = p.to_owned();
         move |source| WriteError::Io {
@@ -197,7 +209,11 @@ pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
                 let _ = tmp.set_permissions(fs::Permissions::from_mode(m.mode() & 0o7777));
             }
         }
-        tmp.write_all(bytes).map_err(io_err("write", path))?;
+        {
+            let mut w = io::BufWriter::with_capacity(64 << 10, &mut tmp);
+            write(&mut w).map_err(io_err("write", path))?;
+            w.flush().map_err(io_err("write", path))?;
+        }
         tmp.sync_all().map_err(io_err("write", path))?;
         fs::rename(&tmp_path, path).map_err(io_err("replace", path))
     })();

@@ -41,7 +41,7 @@ pub mod width;
 
 pub use diag::{Diagnostic, Diagnostics, MergeError, Related, Severity, Style, quoted, shorten};
 pub use document::Document;
-pub use fs::{LoadError, WriteError, load, parse_bytes, replace_file};
+pub use fs::{LoadError, WriteError, load, parse_bytes, replace_file, replace_file_with};
 pub use read::{ArrayReader, Element, Field, Item, Named, TableReader, did_you_mean};
 pub use sink::Sink;
 pub use source::{Location, Source};

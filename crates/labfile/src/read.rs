@@ -13,7 +13,7 @@ use crate::diag::{Diagnostic, quoted, shorten};
 use crate::document::Document;
 use crate::sink::Sink;
 use crate::span::Span;
-use crate::syntax::{ArrayData, Datetime, Kind, Str, TableData, Value};
+use crate::syntax::{ArrayData, Datetime, Kind, TableData, Value};
 
 /// A value with where it was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl<T> Field<T> {
 /// The TOML type of a value, for "expected X, found Y" messages.
 fn type_name(v: &Value) -> &'static str {
     match v.kind {
-        Kind::String(_) => "a string",
+        Kind::RawString | Kind::String(_) => "a string",
         Kind::Integer(_) => "an integer",
         Kind::Float(_) => "a float",
         Kind::Boolean(_) => "a boolean",
@@ -60,10 +60,65 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-fn str_of<'d>(doc: &'d Document, s: &'d Str) -> &'d str {
-    match s {
-        Str::Raw(span) => doc.source().slice(*span),
-        Str::Owned(o) => o,
+/// The text of a string value, if it is one.
+fn str_of<'d>(doc: &'d Document, v: &'d Value) -> Option<&'d str> {
+    match v.kind {
+        Kind::RawString => Some(doc.source().slice(v.span)),
+        Kind::String(i) => doc.tree().strings.get(i as usize).map(|s| &**s),
+        _ => None,
+    }
+}
+
+/// Where a value sits in the file (`segment[2].cidr`), kept as a chain of
+/// keys and indices and written out only when a diagnostic needs it: a large
+/// lab reads hundreds of thousands of values and reports none.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Path(Option<std::sync::Arc<Link>>);
+
+#[derive(Debug)]
+struct Link {
+    parent: Path,
+    seg: Seg,
+}
+
+#[derive(Debug, Clone)]
+enum Seg {
+    Key(std::borrow::Cow<'static, str>),
+    Index(usize),
+}
+
+impl Path {
+    fn child(&self, seg: Seg) -> Self {
+        Self(Some(std::sync::Arc::new(Link {
+            parent: self.clone(),
+            seg,
+        })))
+    }
+
+    fn render(&self, last: Option<&Seg>) -> String {
+        let mut segs: Vec<&Seg> = last.into_iter().collect();
+        let mut p = self;
+        while let Some(l) = &p.0 {
+            segs.push(&l.seg);
+            p = &l.parent;
+        }
+        let mut out = String::new();
+        for s in segs.iter().rev() {
+            match s {
+                Seg::Key(k) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(k);
+                }
+                Seg::Index(i) => {
+                    out.push('[');
+                    out.push_str(&i.to_string());
+                    out.push(']');
+                }
+            }
+        }
+        out
     }
 }
 
@@ -72,18 +127,50 @@ fn str_of<'d>(doc: &'d Document, s: &'d Str) -> &'d str {
 pub struct Item<'d> {
     doc: &'d Document,
     value: &'d Value,
-    path: String,
+    /// The parent's path; with `seg`, this item's.
+    parent: Path,
+    seg: Option<Seg>,
 }
 
 impl<'d> Item<'d> {
-    pub(crate) fn new(doc: &'d Document, value: &'d Value, path: String) -> Self {
-        Self { doc, value, path }
+    pub(crate) fn new(doc: &'d Document, value: &'d Value, parent: Path, key: &str) -> Self {
+        Self {
+            doc,
+            value,
+            parent,
+            seg: Some(Seg::Key(key.to_owned().into())),
+        }
     }
 
-    /// Its path in the file.
+    fn at(doc: &'d Document, value: &'d Value, parent: Path, seg: Seg) -> Self {
+        Self {
+            doc,
+            value,
+            parent,
+            seg: Some(seg),
+        }
+    }
+
+    pub(crate) fn root(doc: &'d Document, value: &'d Value) -> Self {
+        Self {
+            doc,
+            value,
+            parent: Path::default(),
+            seg: None,
+        }
+    }
+
+    /// Its path in the file (`segment[2].cidr`).
     #[must_use]
-    pub fn path(&self) -> &str {
-        &self.path
+    pub fn path(&self) -> String {
+        self.parent.render(self.seg.as_ref())
+    }
+
+    fn own_path(&self) -> Path {
+        match &self.seg {
+            Some(s) => self.parent.child(s.clone()),
+            None => self.parent.clone(),
+        }
     }
 
     /// Where it is written (strings: their contents; arrays and tables: their
@@ -112,7 +199,7 @@ impl<'d> Item<'d> {
     /// An error about this value: its path, span and value filled in.
     #[must_use]
     pub fn error(&self, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::error(&self.path, message)
+        Diagnostic::error(self.path(), message)
             .span(self.value.span)
             .value(self.raw())
     }
@@ -120,7 +207,7 @@ impl<'d> Item<'d> {
     /// A warning about this value.
     #[must_use]
     pub fn warning(&self, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::warning(&self.path, message)
+        Diagnostic::warning(self.path(), message)
             .span(self.value.span)
             .value(self.raw())
     }
@@ -135,17 +222,14 @@ impl<'d> Item<'d> {
     /// The string, if it is one (nothing reported).
     #[must_use]
     pub fn as_str(&self) -> Option<&'d str> {
-        match &self.value.kind {
-            Kind::String(s) => Some(str_of(self.doc, s)),
-            _ => None,
-        }
+        str_of(self.doc, self.value)
     }
 
     /// The integer, if it is one.
     #[must_use]
     pub fn as_integer(&self) -> Option<i64> {
         match self.value.kind {
-            Kind::Integer(i) => Some(i),
+            Kind::Integer(i) => self.doc.tree().ints.get(i as usize).copied(),
             _ => None,
         }
     }
@@ -155,8 +239,8 @@ impl<'d> Item<'d> {
     #[allow(clippy::cast_precision_loss)] // lab-file numbers are far below 2^53
     pub fn as_float(&self) -> Option<f64> {
         match self.value.kind {
-            Kind::Float(f) => Some(f),
-            Kind::Integer(i) => Some(i as f64),
+            Kind::Float(f) => self.doc.tree().floats.get(f as usize).copied(),
+            Kind::Integer(i) => self.doc.tree().ints.get(i as usize).map(|&i| i as f64),
             _ => None,
         }
     }
@@ -174,7 +258,7 @@ impl<'d> Item<'d> {
     #[must_use]
     pub fn as_datetime(&self) -> Option<Datetime> {
         match self.value.kind {
-            Kind::Datetime(d) => Some(d),
+            Kind::Datetime(d) => self.doc.tree().dates.get(d as usize).copied(),
             _ => None,
         }
     }
@@ -204,7 +288,8 @@ impl<'d> Item<'d> {
     pub fn boolean(&self, sink: &mut Sink) -> Option<Field<bool>> {
         let b = self.as_bool();
         if b.is_none() {
-            let key = self.path.rsplit('.').next().unwrap_or("key");
+            let path = self.path();
+            let key = path.rsplit('.').next().unwrap_or("key");
             self.wrong_type(
                 "true or false",
                 &format!("write `{key} = true` or `{key} = false`"),
@@ -283,7 +368,7 @@ impl<'d> Item<'d> {
                 "a table",
                 &format!(
                     "write it as a [{}] section or an inline table {{ key = value }}",
-                    self.path
+                    self.path()
                 ),
                 sink,
             );
@@ -293,7 +378,7 @@ impl<'d> Item<'d> {
         Some(TableReader {
             doc: self.doc,
             table,
-            path: self.path,
+            path: self.own_path(),
             span: table.span,
             used: Vec::new(),
             all: false,
@@ -309,7 +394,7 @@ impl<'d> Item<'d> {
         Some(ArrayReader {
             doc: self.doc,
             array: &self.doc.tree().arrays[id as usize],
-            path: self.path,
+            path: self.own_path(),
             span: self.value.span,
         })
     }
@@ -317,8 +402,8 @@ impl<'d> Item<'d> {
     /// An array of tables (`[[header]]` sections), each read with its own
     /// path (`header[0]`, `header[1]`, ...). Elements that are not tables are reported.
     pub fn tables(self, sink: &mut Sink) -> Vec<TableReader<'d>> {
-        let header = self.path.clone();
         if !self.is_array() {
+            let header = self.path();
             sink.push(
                 self.error(format!(
                     "expected [[{header}]] tables, found {}",
@@ -384,32 +469,24 @@ pub struct Named<'d> {
 pub struct TableReader<'d> {
     doc: &'d Document,
     table: &'d TableData,
-    path: String,
+    path: Path,
     span: Span,
     used: Vec<&'static str>,
     /// Read through [`TableReader::entries`]: every key is the user's.
     all: bool,
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
 impl<'d> TableReader<'d> {
     /// The table's path (`segment[2]`).
     #[must_use]
-    pub fn path(&self) -> &str {
-        &self.path
+    pub fn path(&self) -> String {
+        self.path.render(None)
     }
 
     /// The path of one of its keys.
     #[must_use]
     pub fn key_path(&self, key: &str) -> String {
-        join(&self.path, key)
+        self.path.render(Some(&Seg::Key(key.to_owned().into())))
     }
 
     /// Where the table starts (its header, or its opening brace).
@@ -436,7 +513,12 @@ impl<'d> TableReader<'d> {
     pub fn optional(&mut self, key: &'static str) -> Option<Item<'d>> {
         self.used.push(key);
         let v = self.lookup(key)?;
-        Some(Item::new(self.doc, v, self.key_path(key)))
+        Some(Item::at(
+            self.doc,
+            v,
+            self.path.clone(),
+            Seg::Key(key.into()),
+        ))
     }
 
     /// `key`, or a reported "required field is missing" with `hint`.
@@ -524,7 +606,7 @@ impl<'d> TableReader<'d> {
         self.table.entries.iter().map(move |(k, v)| {
             (
                 Field::at(&*k.name, k.span),
-                Item::new(doc, v, join(path, &k.name)),
+                Item::new(doc, v, path.clone(), &k.name),
             )
         })
     }
@@ -558,15 +640,15 @@ impl<'d> TableReader<'d> {
 pub struct ArrayReader<'d> {
     doc: &'d Document,
     array: &'d ArrayData,
-    path: String,
+    path: Path,
     span: Span,
 }
 
 impl<'d> ArrayReader<'d> {
     /// The array's path.
     #[must_use]
-    pub fn path(&self) -> &str {
-        &self.path
+    pub fn path(&self) -> String {
+        self.path.render(None)
     }
 
     /// Where it is written, brackets included.
@@ -609,7 +691,7 @@ pub struct Element<'a, 'd> {
     doc: &'d Document,
     value: &'d Value,
     index: usize,
-    parent: &'a str,
+    parent: &'a Path,
 }
 
 impl<'d> Element<'_, 'd> {
@@ -628,19 +710,17 @@ impl<'d> Element<'_, 'd> {
     /// The string, if it is one (nothing reported, no path built).
     #[must_use]
     pub fn as_str(&self) -> Option<&'d str> {
-        match &self.value.kind {
-            Kind::String(s) => Some(str_of(self.doc, s)),
-            _ => None,
-        }
+        str_of(self.doc, self.value)
     }
 
     /// The element as an [`Item`] with its path (`parent[index]`).
     #[must_use]
     pub fn item(&self) -> Item<'d> {
-        Item::new(
+        Item::at(
             self.doc,
             self.value,
-            format!("{}[{}]", self.parent, self.index),
+            self.parent.clone(),
+            Seg::Index(self.index),
         )
     }
 }

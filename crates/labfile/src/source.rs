@@ -20,31 +20,47 @@ impl fmt::Display for Location {
 }
 
 /// The text a lab was read from, with its display name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Source {
     name: String,
     text: String,
-    line_starts: Vec<usize>,
+    /// Byte offsets of line starts, found the first time a location is asked
+    /// for: a valid lab file is parsed without ever needing them.
+    line_starts: std::sync::OnceLock<Vec<usize>>,
 }
+
+impl PartialEq for Source {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.text == other.text
+    }
+}
+
+impl Eq for Source {}
 
 impl Source {
     /// A named text. `name` is what diagnostics print as the file.
     #[must_use]
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        let text = text.into();
-        let mut line_starts = Vec::with_capacity(text.len() / 32 + 1);
-        line_starts.push(0);
-        line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
         Self {
             name: name.into(),
-            text,
-            line_starts,
+            text: text.into(),
+            line_starts: std::sync::OnceLock::new(),
         }
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            let mut v = Vec::with_capacity(self.text.len() / 32 + 1);
+            v.push(0);
+            v.extend(
+                self.text
+                    .bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            );
+            v
+        })
     }
 
     /// The display name (a path, or a description such as the built-in lab).
@@ -69,8 +85,9 @@ impl Source {
     #[must_use]
     pub fn location(&self, offset: usize) -> Location {
         let offset = offset.min(self.text.len());
-        let line = self.line_starts.partition_point(|&s| s <= offset).max(1) - 1;
-        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        let starts = self.line_starts();
+        let line = starts.partition_point(|&s| s <= offset).max(1) - 1;
+        let start = starts.get(line).copied().unwrap_or(0);
         let column = self
             .text
             .get(start..offset)
@@ -85,9 +102,9 @@ impl Source {
     #[must_use]
     pub fn line_text(&self, line: u32) -> &str {
         let i = (line as usize).saturating_sub(1);
-        let start = self.line_starts.get(i).copied().unwrap_or(self.text.len());
-        let end = self
-            .line_starts
+        let starts = self.line_starts();
+        let start = starts.get(i).copied().unwrap_or(self.text.len());
+        let end = starts
             .get(i + 1)
             .map_or(self.text.len(), |e| e.saturating_sub(1));
         self.text

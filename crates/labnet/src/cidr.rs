@@ -134,9 +134,77 @@ fn mask(len: u8) -> u32 {
     }
 }
 
+/// Decimal text of 0 to 255, so writing an address is four table lookups.
+static OCTETS: [&str; 256] = {
+    [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+        "17", "18", "19", "20", "21", "22", "23", "24", "25", "26", "27", "28", "29", "30", "31",
+        "32", "33", "34", "35", "36", "37", "38", "39", "40", "41", "42", "43", "44", "45", "46",
+        "47", "48", "49", "50", "51", "52", "53", "54", "55", "56", "57", "58", "59", "60", "61",
+        "62", "63", "64", "65", "66", "67", "68", "69", "70", "71", "72", "73", "74", "75", "76",
+        "77", "78", "79", "80", "81", "82", "83", "84", "85", "86", "87", "88", "89", "90", "91",
+        "92", "93", "94", "95", "96", "97", "98", "99", "100", "101", "102", "103", "104", "105",
+        "106", "107", "108", "109", "110", "111", "112", "113", "114", "115", "116", "117", "118",
+        "119", "120", "121", "122", "123", "124", "125", "126", "127", "128", "129", "130", "131",
+        "132", "133", "134", "135", "136", "137", "138", "139", "140", "141", "142", "143", "144",
+        "145", "146", "147", "148", "149", "150", "151", "152", "153", "154", "155", "156", "157",
+        "158", "159", "160", "161", "162", "163", "164", "165", "166", "167", "168", "169", "170",
+        "171", "172", "173", "174", "175", "176", "177", "178", "179", "180", "181", "182", "183",
+        "184", "185", "186", "187", "188", "189", "190", "191", "192", "193", "194", "195", "196",
+        "197", "198", "199", "200", "201", "202", "203", "204", "205", "206", "207", "208", "209",
+        "210", "211", "212", "213", "214", "215", "216", "217", "218", "219", "220", "221", "222",
+        "223", "224", "225", "226", "227", "228", "229", "230", "231", "232", "233", "234", "235",
+        "236", "237", "238", "239", "240", "241", "242", "243", "244", "245", "246", "247", "248",
+        "249", "250", "251", "252", "253", "254", "255",
+    ]
+};
+
+/// Append the decimal digits of `v` (no allocation, no formatter: rulesets
+/// print hundreds of thousands of addresses and ports).
+pub(crate) fn push_u16(out: &mut String, v: u16) {
+    if let Some(s) = OCTETS.get(usize::from(v)) {
+        out.push_str(s);
+        return;
+    }
+    let mut buf = [0u8; 5];
+    let mut i = buf.len();
+    let mut v = v;
+    while v > 0 {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+}
+
+impl Ipv4Cidr {
+    /// Append `ADDRESS/LENGTH` to `out`, as [`fmt::Display`] writes it.
+    pub fn push_to(self, out: &mut String) {
+        // Room for the longest form up front: one capacity check, not nine.
+        out.reserve(18);
+        push_addr(out, self.addr);
+        out.push('/');
+        out.push_str(OCTETS[usize::from(self.len)]);
+    }
+}
+
+/// Append a dotted-quad address.
+pub(crate) fn push_addr(out: &mut String, a: Ipv4Addr) {
+    let [x, y, z, w] = a.octets();
+    out.push_str(OCTETS[usize::from(x)]);
+    out.push('.');
+    out.push_str(OCTETS[usize::from(y)]);
+    out.push('.');
+    out.push_str(OCTETS[usize::from(z)]);
+    out.push('.');
+    out.push_str(OCTETS[usize::from(w)]);
+}
+
 impl fmt::Display for Ipv4Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
+        let mut s = String::with_capacity(18);
+        self.push_to(&mut s);
+        f.write_str(&s)
     }
 }
 
@@ -175,6 +243,21 @@ impl<'de> Deserialize<'de> for Ipv4Cidr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_printing_matches_std() {
+        for v in [0u16, 7, 10, 99, 100, 255, 256, 999, 1000, 5432, 65535] {
+            let mut s = String::new();
+            push_u16(&mut s, v);
+            assert_eq!(s, v.to_string());
+        }
+        for (i, o) in OCTETS.iter().enumerate() {
+            assert_eq!(*o, i.to_string());
+        }
+        let mut s = String::new();
+        push_addr(&mut s, Ipv4Addr::new(10, 200, 3, 0));
+        assert_eq!(s, "10.200.3.0");
+    }
     use proptest::prelude::*;
 
     #[test]

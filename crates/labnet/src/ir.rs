@@ -19,7 +19,7 @@ use crate::model::Lab;
 use crate::names::{InterfaceName, LabName, SegmentName};
 use crate::port::PortRange;
 use crate::proto::L4;
-use crate::reach::{PortAccess, RulesBySource, Scratch, source_access};
+use crate::reach::{PortAccess, RulesBySource, Scratch, for_each_access};
 
 /// What a destination may receive from one source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,12 +77,12 @@ impl PolicyIr {
                 protos: Vec::new(),
                 services: Vec::new(),
             };
-            for (b, acc) in source_access(lab, &rules, &mut scratch, a) {
+            for_each_access(lab, &rules, &mut scratch, a, |b, acc| {
                 let dst = segs[b as usize].cidr;
                 allowed_pairs += 1;
                 if acc.any {
                     sp.any.push(dst);
-                    continue;
+                    return;
                 }
                 // Protocol-number order (icmp 1, tcp 6, udp 17) keeps elements sorted.
                 if acc.icmp {
@@ -99,7 +99,7 @@ impl PolicyIr {
                             .extend(set.ranges().iter().map(|r| (dst, l4, *r)));
                     }
                 }
-            }
+            });
             sources.push(sp);
         }
         Self {

@@ -72,7 +72,7 @@ impl Matrix {
         let segs = lab.segments();
         let n = segs.len();
         let rules = RulesBySource::new(lab);
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch::citing();
         let mut cells = Vec::with_capacity(n * n);
         for a in 0..n {
             let a32 = u32::try_from(a).unwrap_or(u32::MAX);

@@ -77,6 +77,17 @@ impl PortRange {
     }
 }
 
+impl PortRange {
+    /// Append `PORT` or `FIRST-LAST` to `out`, as [`fmt::Display`] writes it.
+    pub fn push_to(self, out: &mut String) {
+        crate::cidr::push_u16(out, self.start);
+        if self.end != self.start {
+            out.push('-');
+            crate::cidr::push_u16(out, self.end);
+        }
+    }
+}
+
 impl fmt::Display for PortRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.start == self.end {

@@ -96,8 +96,10 @@ impl PairAccess {
         }
     }
 
-    fn grant(&mut self, rule: usize, proto: Proto, ports: &[crate::port::PortRange]) {
-        if self.rules.last() != Some(&rule) {
+    fn grant(&mut self, rule: Option<usize>, proto: Proto, ports: &[crate::port::PortRange]) {
+        if let Some(rule) = rule
+            && self.rules.last() != Some(&rule)
+        {
             self.rules.push(rule);
         }
         match proto {
@@ -139,15 +141,11 @@ impl RulesBySource {
         }
     }
 
-    fn rules_of(&self, a: usize) -> Vec<usize> {
-        let mut rules: Vec<usize> = self.by_source[a]
-            .iter()
-            .chain(&self.from_all)
-            .copied()
-            .collect();
-        rules.sort_unstable();
-        rules.dedup();
-        rules
+    fn rules_of(&self, a: usize, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(self.by_source[a].iter().chain(&self.from_all).copied());
+        out.sort_unstable();
+        out.dedup();
     }
 }
 
@@ -155,7 +153,22 @@ impl RulesBySource {
 #[derive(Debug, Default)]
 pub(crate) struct Scratch {
     acc: Vec<PairAccess>,
-    touched: Vec<u32>,
+    seen: Vec<bool>,
+    by_cidr: Vec<u32>,
+    rules: Vec<usize>,
+    /// Record which rules grant each pair (the matrix and queries cite them;
+    /// the compiler does not need them, and skips a list per allowed pair).
+    pub(crate) track_rules: bool,
+}
+
+impl Scratch {
+    /// Scratch that records the granting rules.
+    pub(crate) fn citing() -> Self {
+        Self {
+            track_rules: true,
+            ..Self::default()
+        }
+    }
 }
 
 /// What segment `a` may reach: `(destination index, access)`, destinations sorted by network.
@@ -165,46 +178,81 @@ pub(crate) fn source_access(
     scratch: &mut Scratch,
     a: u32,
 ) -> Vec<(u32, PairAccess)> {
+    let mut out = Vec::new();
+    for_each_access(lab, rules, scratch, a, |b, acc| {
+        out.push((b, std::mem::take(acc)));
+    });
+    out
+}
+
+/// What segment `a` may reach, handed to `f` destination by destination in
+/// network order, without collecting: the compiler streams every allowed pair
+/// of a large lab straight into its sets.
+pub(crate) fn for_each_access(
+    lab: &Lab,
+    rules: &RulesBySource,
+    scratch: &mut Scratch,
+    a: u32,
+    mut f: impl FnMut(u32, &mut PairAccess),
+) {
     let n = lab.segments().len();
     if scratch.acc.len() != n {
         scratch.acc = vec![PairAccess::default(); n];
+        scratch.seen = vec![false; n];
+        // Segment indices in network order, once per lab: walking them is
+        // cheaper than sorting each source's destinations.
+        let segs = lab.segments();
+        let mut order: Vec<u32> = (0..u32::try_from(n).unwrap_or(u32::MAX)).collect();
+        order.sort_unstable_by_key(|&b| segs[b as usize].cidr);
+        scratch.by_cidr = order;
     }
-    for ri in rules.rules_of(a as usize) {
+    let mut list = std::mem::take(&mut scratch.rules);
+    rules.rules_of(a as usize, &mut list);
+    let mut touched = 0usize;
+    for &ri in &list {
         let rule = &lab.rules()[ri];
-        let Scratch { acc, touched } = &mut *scratch;
+        let cite = scratch.track_rules.then_some(ri);
+        let Scratch { acc, seen, .. } = &mut *scratch;
         let mut grant = |b: u32| {
             if b == a {
                 return;
             }
-            let e = &mut acc[b as usize];
-            if e.rules.is_empty() {
-                touched.push(b);
+            if !seen[b as usize] {
+                seen[b as usize] = true;
+                touched += 1;
             }
-            e.grant(ri, rule.proto, &rule.ports);
+            acc[b as usize].grant(cite, rule.proto, &rule.ports);
         };
         match &lab.resolved()[ri].to {
             None => (0..u32::try_from(n).unwrap_or(u32::MAX)).for_each(&mut grant),
             Some(ts) => ts.iter().copied().for_each(&mut grant),
         }
     }
-    let segs = lab.segments();
-    scratch
-        .touched
-        .sort_unstable_by_key(|&b| segs[b as usize].cidr);
-    let out = scratch
-        .touched
-        .iter()
-        .map(|&b| (b, std::mem::take(&mut scratch.acc[b as usize])))
-        .collect();
-    scratch.touched.clear();
-    out
+    scratch.rules = list;
+    if touched == 0 {
+        return;
+    }
+    let Scratch {
+        acc, seen, by_cidr, ..
+    } = &mut *scratch;
+    for &b in by_cidr.iter() {
+        if seen[b as usize] {
+            seen[b as usize] = false;
+            f(b, &mut acc[b as usize]);
+            acc[b as usize] = PairAccess::default();
+            touched -= 1;
+            if touched == 0 {
+                break;
+            }
+        }
+    }
 }
 
 /// Access from `a` to `b` (by index).
 #[must_use]
 pub fn pair_access(lab: &Lab, a: u32, b: u32) -> PairAccess {
     let rules = RulesBySource::new(lab);
-    source_access(lab, &rules, &mut Scratch::default(), a)
+    source_access(lab, &rules, &mut Scratch::citing(), a)
         .into_iter()
         .find(|(d, _)| *d == b)
         .map(|(_, acc)| acc)

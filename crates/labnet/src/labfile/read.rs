@@ -51,7 +51,7 @@ fn read_lab(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
         .and_then(|f| {
             named(
                 f,
-                "lab.name",
+                || "lab.name".to_owned(),
                 LabName::new,
                 "a lab name",
                 "letters, digits, '.', '_' and '-', e.g. \"aws-sim\"",
@@ -63,7 +63,7 @@ fn read_lab(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
         .and_then(|f| {
             named(
                 f,
-                "lab.domain",
+                || "lab.domain".to_owned(),
                 DomainName::new,
                 "a DNS domain",
                 "a domain such as \"lab.local\"",
@@ -75,7 +75,7 @@ fn read_lab(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
     draft.uplink = uplink.and_then(|u| u.string(sink)).and_then(|f| {
         named(
             f,
-            "lab.uplink",
+            || "lab.uplink".to_owned(),
             InterfaceName::new,
             "an interface name",
             "the host interface toward the internet, as `ip link` shows it, e.g. \"eno1\"",
@@ -85,9 +85,10 @@ fn read_lab(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
     t.finish(sink);
 }
 
+/// `path` is written out only if there is something to report.
 fn named<T>(
     f: Field<&str>,
-    path: &str,
+    path: impl FnOnce() -> String,
     make: fn(String) -> Result<T, NameError>,
     what: &str,
     hint: &str,
@@ -100,7 +101,7 @@ fn named<T>(
         }),
         Err(e) => {
             sink.push(
-                Diagnostic::error(path, format!("{} is not {what}: it {e}", quoted(f.value)))
+                Diagnostic::error(path(), format!("{} is not {what}: it {e}", quoted(f.value)))
                     .value(f.value)
                     .span(f.span)
                     .hint(hint),
@@ -124,7 +125,7 @@ fn read_segments(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
             let hint = segment_name_hint(f.value);
             s.name = named(
                 f,
-                &t.key_path("name"),
+                || t.key_path("name"),
                 SegmentName::new,
                 "a segment name",
                 &hint,
@@ -140,7 +141,7 @@ fn read_segments(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
                 "every segment needs a network, e.g. cidr = \"10.0.1.0/24\"",
                 sink,
             )
-            .and_then(|f| parse_cidr(f, &t.key_path("cidr"), sink));
+            .and_then(|f| parse_cidr(f, || t.key_path("cidr"), sink));
         s.gateway = t.optional_ipv4("gateway", sink);
         if let Some(dv) = t.optional("dhcp") {
             s.dhcp = read_dhcp(dv, sink);
@@ -181,7 +182,11 @@ fn read_dhcp(v: Item<'_>, sink: &mut Sink) -> Option<Field<DraftDhcp>> {
     Some(Field::at(DraftDhcp { start, end }, span))
 }
 
-fn parse_cidr(f: Field<&str>, path: &str, sink: &mut Sink) -> Option<Field<Ipv4Cidr>> {
+fn parse_cidr(
+    f: Field<&str>,
+    path: impl FnOnce() -> String,
+    sink: &mut Sink,
+) -> Option<Field<Ipv4Cidr>> {
     match f.value.parse::<Ipv4Cidr>() {
         Ok(c) => Some(Field {
             value: c,
@@ -194,7 +199,7 @@ fn parse_cidr(f: Field<&str>, path: &str, sink: &mut Sink) -> Option<Field<Ipv4C
             };
             sink.push(
                 Diagnostic::error(
-                    path,
+                    path(),
                     format!("{} is not a valid IPv4 network: {e}", quoted(f.value)),
                 )
                 .value(f.value)
@@ -309,23 +314,9 @@ fn selector<'d>(v: Item<'d>, sink: &mut Sink) -> Option<Field<DraftSel<'d>>> {
         );
         return None;
     }
+    // Walked once, by validation, which reports elements that are not names.
     let arr = v.array(sink)?;
-    let mut names = Vec::with_capacity(arr.len());
-    for el in arr.elements() {
-        // Paths are built only for errors: lists can hold hundreds of thousands of names.
-        match el.as_str() {
-            Some("*") => sink.push(
-                el.item()
-                    .error("\"*\" cannot be part of a list")
-                    .hint("write \"*\" on its own instead of the list"),
-            ),
-            Some(s) => names.push(Field::at(s, el.span())),
-            None => {
-                let _ = el.item().string(sink);
-            }
-        }
-    }
-    Some(Field::at(DraftSel::Names(names), span))
+    Some(Field::at(DraftSel::List(arr), span))
 }
 
 fn ports(v: Item<'_>, sink: &mut Sink) -> Option<Field<Vec<Field<PortRange>>>> {

@@ -51,8 +51,55 @@ pub(crate) struct DraftDhcp {
 #[derive(Debug)]
 pub(crate) enum DraftSel<'a> {
     All,
-    /// Borrowed from the parsed document: lists can hold hundreds of thousands of names.
+    /// Names given one by one (a lone string, or a lab built in code).
     Names(Vec<Field<&'a str>>),
+    /// A list as written in the file, read in place: lists can hold hundreds
+    /// of thousands of names, so they are walked once, by validation, which
+    /// also reports the elements that are not names.
+    List(labfile::ArrayReader<'a>),
+}
+
+impl DraftSel<'_> {
+    /// Each name with its index in the list and where it is written; list
+    /// elements that are not names are reported to `sink` and skipped.
+    pub(crate) fn for_each_name(
+        &self,
+        sink: &mut labfile::Sink,
+        mut f: impl FnMut(&mut labfile::Sink, usize, &str, Option<labfile::Span>),
+    ) {
+        match self {
+            Self::All => {}
+            Self::Names(ns) => {
+                for (k, n) in ns.iter().enumerate() {
+                    f(sink, k, n.value, n.span);
+                }
+            }
+            Self::List(arr) => {
+                for e in arr.elements() {
+                    match e.as_str() {
+                        Some("*") => sink.push(
+                            e.item()
+                                .error("\"*\" cannot be part of a list")
+                                .hint("write \"*\" on its own instead of the list"),
+                        ),
+                        Some(s) => f(sink, e.index(), s, Some(e.span())),
+                        None => {
+                            let _ = e.item().string(sink);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// How many entries the list has.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::All => 0,
+            Self::Names(ns) => ns.len(),
+            Self::List(arr) => arr.len(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]

@@ -23,12 +23,12 @@
 //! ```
 
 pub(crate) mod draft;
+mod fxhash;
 mod validate;
 
 pub use validate::Spans;
 pub(crate) use validate::validate;
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use serde::Serialize;
@@ -221,7 +221,7 @@ pub struct Lab {
     #[serde(skip)]
     resolved: Vec<Resolved>,
     #[serde(skip)]
-    index: HashMap<SegmentName, u32>,
+    index: fxhash::FxMap<SegmentName, u32>,
 }
 
 impl Lab {
@@ -232,7 +232,7 @@ impl Lab {
         rules: Vec<AllowRule>,
         resolved: Vec<Resolved>,
     ) -> Self {
-        let index: HashMap<SegmentName, u32> = segments
+        let index: fxhash::FxMap<SegmentName, u32> = segments
             .iter()
             .enumerate()
             .map(|(i, s)| (s.name.clone(), u32::try_from(i).unwrap_or(u32::MAX)))

@@ -4,12 +4,12 @@
 //! both hand a [`Draft`] here, so a lab built in code is held to exactly the
 //! rules a lab file is, and nothing here knows where the draft came from.
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
 use labfile::{Diagnostic, Field, Sink, Span, did_you_mean};
 
 use super::draft::{Draft, DraftDhcp, DraftRule, DraftSel};
+use super::fxhash::FxMap as HashMap;
 use super::{AllowRule, DhcpRange, Lab, LabInfo, Resolved, Segment, Selector};
 use crate::cidr::Ipv4Cidr;
 use crate::names::SegmentName;
@@ -42,7 +42,7 @@ pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
     // Segments, one by one.
     let mut segments: Vec<Option<Segment>> = Vec::with_capacity(d.segments.len());
     for (i, s) in d.segments.iter().enumerate() {
-        let path = format!("segment[{i}]");
+        let path = Indexed("segment", i);
         spans.segments.push(s.span);
         spans
             .internet
@@ -145,13 +145,13 @@ pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
     Some((lab, spans))
 }
 
-fn check_cidr(c: &Field<Ipv4Cidr>, path: &str, sink: &mut Sink) -> bool {
+fn check_cidr(c: &Field<Ipv4Cidr>, path: &Indexed, sink: &mut Sink) -> bool {
     let net = c.value;
-    let field = format!("{path}.cidr");
+    let field = || format!("{path}.cidr");
     if net.len() > 30 {
         sink.push(
             Diagnostic::error(
-                &field,
+                field(),
                 format!("\"{net}\" is too small: a segment needs room for a gateway, a host, and network and broadcast addresses"),
             )
             .value(net.to_string())
@@ -167,7 +167,7 @@ fn check_cidr(c: &Field<Ipv4Cidr>, path: &str, sink: &mut Sink) -> bool {
         if b.overlaps(net) {
             sink.push(
                 Diagnostic::error(
-                    &field,
+                    field(),
                     format!("\"{net}\" overlaps {what}, which is never routed"),
                 )
                 .value(net.to_string())
@@ -183,13 +183,13 @@ fn check_cidr(c: &Field<Ipv4Cidr>, path: &str, sink: &mut Sink) -> bool {
 fn check_gateway(
     net: Ipv4Cidr,
     gw: Option<&Field<Ipv4Addr>>,
-    path: &str,
+    path: &Indexed,
     sink: &mut Sink,
 ) -> Option<Ipv4Addr> {
     let Some(gw) = gw else {
         return net.first_host();
     };
-    let field = format!("{path}.gateway");
+    let field = || format!("{path}.gateway");
     let ip = gw.value;
     match not_a_host(net, ip) {
         None => Some(ip),
@@ -199,7 +199,7 @@ fn check_gateway(
                 |h| format!("pick a host address inside {net}, e.g. {h}, or leave gateway out to use {h}"),
             );
             sink.push(
-                Diagnostic::error(field, msg)
+                Diagnostic::error(field(), msg)
                     .value(ip.to_string())
                     .span(gw.span)
                     .hint(hint),
@@ -226,7 +226,7 @@ fn check_dhcp(
     net: Ipv4Cidr,
     gw: Ipv4Addr,
     f: &Field<DraftDhcp>,
-    path: &str,
+    path: &Indexed,
     sink: &mut Sink,
 ) -> Option<DhcpRange> {
     let (Some(start), Some(end)) = (&f.value.start, &f.value.end) else {
@@ -234,7 +234,7 @@ fn check_dhcp(
     };
     let mut ok = true;
     for (name, a) in [("start", start), ("end", end)] {
-        let field = format!("{path}.dhcp.{name}");
+        let field = || format!("{path}.dhcp.{name}");
         let msg = if !net.contains(a.value) {
             Some(format!(
                 "{} is outside the segment's network {net}",
@@ -250,7 +250,7 @@ fn check_dhcp(
         if let Some(msg) = msg {
             ok = false;
             sink.push(
-                Diagnostic::error(field, msg)
+                Diagnostic::error(field(), msg)
                     .value(a.value.to_string())
                     .span(a.span)
                     .hint(format!(
@@ -300,7 +300,7 @@ fn check_dhcp(
 }
 
 fn check_duplicate_names(d: &Draft<'_>, sink: &mut Sink) {
-    let mut first: HashMap<&str, (usize, Option<Span>)> = HashMap::new();
+    let mut first: HashMap<&str, (usize, Option<Span>)> = HashMap::default();
     for (i, s) in d.segments.iter().enumerate() {
         let Some(n) = &s.name else { continue };
         if let Some((j, span)) = first.get(n.value.as_str()) {
@@ -416,27 +416,15 @@ fn check_rule(
     bad_names: &[String],
     sink: &mut Sink,
 ) -> Option<(AllowRule, Resolved)> {
-    let path = format!("policy.allow[{j}]");
-    let from = r.from.as_ref().and_then(|f| {
-        check_selector(
-            f,
-            &format!("{path}.from"),
-            known,
-            names_sorted,
-            bad_names,
-            sink,
-        )
-    });
-    let to = r.to.as_ref().and_then(|f| {
-        check_selector(
-            f,
-            &format!("{path}.to"),
-            known,
-            names_sorted,
-            bad_names,
-            sink,
-        )
-    });
+    let path = Indexed("policy.allow", j);
+    let from = r
+        .from
+        .as_ref()
+        .and_then(|f| check_selector(f, &Sub(path, "from"), known, names_sorted, bad_names, sink));
+    let to = r
+        .to
+        .as_ref()
+        .and_then(|f| check_selector(f, &Sub(path, "to"), known, names_sorted, bad_names, sink));
     let proto = r.proto.as_ref().map_or(Proto::Any, |p| p.value);
     let mut ports = Vec::new();
     let mut ok = true;
@@ -530,37 +518,40 @@ fn check_rule(
 
 fn check_selector(
     f: &Field<DraftSel<'_>>,
-    path: &str,
+    path: &Sub,
     known: &HashMap<&str, (u32, &SegmentName)>,
     names_sorted: &[&str],
     bad_names: &[String],
     sink: &mut Sink,
 ) -> Option<(Selector, Option<Vec<u32>>)> {
-    let names = match &f.value {
-        DraftSel::All => return Some((Selector::All, None)),
-        DraftSel::Names(ns) => ns,
-    };
-    let mut out = Vec::with_capacity(names.len());
-    let mut ix = Vec::with_capacity(names.len());
+    if let DraftSel::All = &f.value {
+        return Some((Selector::All, None));
+    }
+    let n = f.value.len();
+    let mut out = Vec::with_capacity(n);
+    let mut ix = Vec::with_capacity(n);
     let mut ok = true;
-    for (k, n) in names.iter().enumerate() {
-        if let Some((i, name)) = known.get(n.value) {
-            out.push((*name).clone());
+    let lone = matches!(&f.value, DraftSel::Names(ns) if ns.len() == 1);
+    let mut bad_elements = false;
+    let before = sink.error_count();
+    f.value.for_each_name(sink, |sink, k, name, span| {
+        if let Some((i, seg)) = known.get(name) {
+            out.push((*seg).clone());
             ix.push(*i);
-            continue;
+            return;
         }
         ok = false;
         // The segment's own (invalid) name was already reported.
-        if bad_names.iter().any(|b| b == n.value) {
-            continue;
+        if bad_names.iter().any(|b| b == name) {
+            return;
         }
         // A lone string shares its span with the field; list entries get an index.
-        let p = if f.span.is_some() && f.span == n.span {
-            path.to_owned()
+        let p = if lone && f.span.is_some() && f.span == span {
+            path.to_string()
         } else {
             format!("{path}[{k}]")
         };
-        let hint = match did_you_mean(n.value, names_sorted.iter().copied()) {
+        let hint = match did_you_mean(name, names_sorted.iter().copied()) {
             Some(s) => format!("did you mean \"{s}\"?"),
             None if names_sorted.is_empty() => {
                 "define the segment with [[segment]] first".to_owned()
@@ -568,13 +559,34 @@ fn check_selector(
             None => format!("known segments: {}", list(names_sorted)),
         };
         sink.push(
-            Diagnostic::error(p, format!("no segment is called \"{}\"", n.value))
-                .value(n.value)
-                .span(n.span)
+            Diagnostic::error(p, format!("no segment is called {}", labfile::quoted(name)))
+                .value(name)
+                .span(span)
                 .hint(hint),
         );
+    });
+    bad_elements |= sink.error_count() > before;
+    (ok && !bad_elements).then_some((Selector::Names(out), Some(ix)))
+}
+
+/// A path like `segment[3]`, written out only when a diagnostic needs it.
+#[derive(Clone, Copy)]
+struct Indexed(&'static str, usize);
+
+impl std::fmt::Display for Indexed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.0, self.1)
     }
-    ok.then_some((Selector::Names(out), Some(ix)))
+}
+
+/// `policy.allow[2].to`, likewise.
+#[derive(Clone, Copy)]
+struct Sub(Indexed, &'static str);
+
+impl std::fmt::Display for Sub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.0, self.1)
+    }
 }
 
 fn list(names: &[&str]) -> String {

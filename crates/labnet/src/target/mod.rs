@@ -381,6 +381,34 @@ pub fn compile(lab: &Lab, opts: &CompileOptions) -> String {
     render(&PolicyIr::build(lab), opts)
 }
 
+/// Compile straight into a writer: the nft target streams through a buffer of
+/// about a megabyte, so a ruleset of hundreds of megabytes is never held whole.
+///
+/// # Errors
+/// Writing failed.
+pub fn compile_to(
+    lab: &Lab,
+    opts: &CompileOptions,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    render_to(&PolicyIr::build(lab), opts, w)
+}
+
+/// [`render`] into a writer.
+///
+/// # Errors
+/// Writing failed.
+pub fn render_to(
+    ir: &PolicyIr,
+    opts: &CompileOptions,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match opts.target {
+        Target::Nft => nft::render_to(ir, &opts.table, w),
+        _ => w.write_all(render(ir, opts).as_bytes()),
+    }
+}
+
 /// Render an already built IR.
 #[must_use]
 pub fn render(ir: &PolicyIr, opts: &CompileOptions) -> String {
@@ -435,4 +463,31 @@ pub(crate) fn summary(ir: &PolicyIr) -> String {
         n * n.saturating_sub(1),
         ir.egress_nets.len()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_output_is_the_same_bytes() {
+        for n in [5, 50] {
+            let lab = crate::testkit::Synthetic::benchmark(n).lab();
+            let ir = PolicyIr::build(&lab);
+            let whole = render(&ir, &CompileOptions::default());
+            for chunk in [1, 100, 4096, 1 << 20] {
+                let mut v = Vec::new();
+                nft::render_chunked(&ir, &TableName::default(), &mut v, chunk).unwrap();
+                assert_eq!(String::from_utf8(v).unwrap(), whole, "n={n} chunk={chunk}");
+            }
+            for target in Target::ALL {
+                let mut v = Vec::new();
+                compile_to(&lab, &CompileOptions::target(target), &mut v).unwrap();
+                assert_eq!(
+                    v,
+                    compile(&lab, &CompileOptions::target(target)).into_bytes()
+                );
+            }
+        }
+    }
 }

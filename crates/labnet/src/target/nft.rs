@@ -27,6 +27,52 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
         .map(|s| s.any.len() + s.protos.len() + s.services.len())
         .sum();
     let mut o = String::with_capacity(4096 + elements * 24);
+    render_into(ir, table, &mut o, &mut |_| {});
+    o
+}
+
+/// Render into `w` through a buffer of about a megabyte, so that a ruleset of
+/// hundreds of megabytes never has to be held whole.
+pub(super) fn render_to(
+    ir: &PolicyIr,
+    table: &TableName,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    render_chunked(ir, table, w, 1 << 20)
+}
+
+pub(super) fn render_chunked(
+    ir: &PolicyIr,
+    table: &TableName,
+    w: &mut dyn std::io::Write,
+    chunk: usize,
+) -> std::io::Result<()> {
+    let mut o = String::with_capacity(chunk + (64 << 10));
+    let mut failed = None;
+    render_into(ir, table, &mut o, &mut |o| {
+        if o.len() >= chunk {
+            if failed.is_none()
+                && let Err(e) = w.write_all(o.as_bytes())
+            {
+                failed = Some(e);
+            }
+            o.clear();
+        }
+    });
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    w.write_all(o.as_bytes())
+}
+
+/// The whole script into `o`; `flush` is offered the buffer between blocks.
+fn render_into(
+    ir: &PolicyIr,
+    table: &TableName,
+    o: &mut String,
+    flush: &mut dyn FnMut(&mut String),
+) {
+    let o = &mut *o;
     let _ = writeln!(o, "#!/usr/sbin/nft -f");
     let _ = writeln!(o, "# labnet ruleset for {}.", summary(ir));
     let _ = writeln!(
@@ -46,13 +92,14 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
         o,
         "\t# Every lab network. Traffic with neither end in here passes untouched."
     );
-    addr_set(&mut o, names::LAB_SET, &ir.lab_nets);
+    addr_set(o, names::LAB_SET, &ir.lab_nets);
     if !ir.egress_nets.is_empty() {
         let _ = writeln!(o, "\t# Segments with internet egress.");
-        addr_set(&mut o, names::EGRESS_SET, &ir.egress_nets);
+        addr_set(o, names::EGRESS_SET, &ir.egress_nets);
     }
     for sp in &ir.sources {
-        source_sets(&mut o, sp);
+        source_sets(o, sp);
+        flush(o);
     }
     let _ = writeln!(
         o,
@@ -62,7 +109,8 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
     let _ = writeln!(o, "\t}}");
     let _ = writeln!(o);
     for sp in &ir.sources {
-        source_chain(&mut o, sp);
+        source_chain(o, sp);
+        flush(o);
     }
 
     let _ = writeln!(
@@ -74,12 +122,11 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
     let _ = writeln!(o, "\t\tflags interval");
     let mut by_addr: Vec<&SourcePolicy> = ir.sources.iter().collect();
     by_addr.sort_by_key(|s| s.cidr);
-    elements_block(
-        &mut o,
-        by_addr
-            .iter()
-            .map(|s| format!("{} : jump {}", s.cidr, names::chain(&s.segment))),
-    );
+    elements_block(o, &by_addr, |o, s| {
+        s.cidr.push_to(o);
+        o.push_str(" : jump ");
+        o.push_str(&names::chain(&s.segment));
+    });
     let _ = writeln!(o, "\t}}");
     let _ = writeln!(o);
 
@@ -124,29 +171,32 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
         let _ = writeln!(o, "\t}}");
     }
     let _ = writeln!(o, "}}");
-    o
 }
 
 fn addr_set(o: &mut String, name: &str, nets: &[Ipv4Cidr]) {
     let _ = writeln!(o, "\tset {name} {{");
     let _ = writeln!(o, "\t\ttype ipv4_addr");
     let _ = writeln!(o, "\t\tflags interval");
-    elements_block(o, nets.iter().map(ToString::to_string));
+    elements_block(o, nets, |o, c| c.push_to(o));
     let _ = writeln!(o, "\t}}");
     let _ = writeln!(o);
 }
 
-fn elements_block(o: &mut String, items: impl Iterator<Item = String>) {
-    let mut items = items.peekable();
-    if items.peek().is_none() {
+/// `elements = { ... }`, one element per line. Elements are written straight
+/// into the output: a large lab has hundreds of thousands of them.
+fn elements_block<T>(o: &mut String, items: &[T], mut write: impl FnMut(&mut String, &T)) {
+    let Some((last, rest)) = items.split_last() else {
         return;
+    };
+    o.push_str("\t\telements = {\n");
+    for e in rest {
+        o.push_str("\t\t\t");
+        write(o, e);
+        o.push_str(",\n");
     }
-    let _ = writeln!(o, "\t\telements = {{");
-    while let Some(e) = items.next() {
-        let sep = if items.peek().is_some() { "," } else { "" };
-        let _ = writeln!(o, "\t\t\t{e}{sep}");
-    }
-    let _ = writeln!(o, "\t\t}}");
+    o.push_str("\t\t\t");
+    write(o, last);
+    o.push_str("\n\t\t}\n");
 }
 
 fn source_sets(o: &mut String, sp: &SourcePolicy) {
@@ -167,12 +217,11 @@ fn source_sets(o: &mut String, sp: &SourcePolicy) {
         let _ = writeln!(o, "\tset {} {{", names::proto_set(&sp.segment));
         let _ = writeln!(o, "\t\ttype ipv4_addr . inet_proto");
         let _ = writeln!(o, "\t\tflags interval");
-        elements_block(
-            o,
-            sp.protos
-                .iter()
-                .map(|(c, l4)| format!("{c} . {}", l4_name(*l4))),
-        );
+        elements_block(o, &sp.protos, |o, (c, l4)| {
+            c.push_to(o);
+            o.push_str(" . ");
+            o.push_str(&l4_name(*l4));
+        });
         let _ = writeln!(o, "\t}}");
         let _ = writeln!(o);
     }
@@ -185,12 +234,13 @@ fn source_sets(o: &mut String, sp: &SourcePolicy) {
         let _ = writeln!(o, "\tset {} {{", names::svc_set(&sp.segment));
         let _ = writeln!(o, "\t\ttype ipv4_addr . inet_proto . inet_service");
         let _ = writeln!(o, "\t\tflags interval");
-        elements_block(
-            o,
-            sp.services
-                .iter()
-                .map(|(c, l4, r)| format!("{c} . {} . {r}", l4_name(*l4))),
-        );
+        elements_block(o, &sp.services, |o, (c, l4, r)| {
+            c.push_to(o);
+            o.push_str(" . ");
+            o.push_str(&l4_name(*l4));
+            o.push_str(" . ");
+            r.push_to(o);
+        });
         let _ = writeln!(o, "\t}}");
         let _ = writeln!(o);
     }
@@ -227,6 +277,7 @@ fn source_chain(o: &mut String, sp: &SourcePolicy) {
     let _ = writeln!(o);
 }
 
-pub(super) fn l4_name(l4: crate::proto::L4) -> String {
-    l4.name().map_or_else(|| l4.0.to_string(), str::to_owned)
+pub(super) fn l4_name(l4: crate::proto::L4) -> std::borrow::Cow<'static, str> {
+    l4.name()
+        .map_or_else(|| l4.0.to_string().into(), Into::into)
 }
