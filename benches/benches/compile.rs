@@ -63,5 +63,25 @@ fn parse_lab(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, compile, parse_lab);
+/// What `labnet compile` does between reading the file and writing the
+/// output: TOML text to a validated lab, to the IR, to the nft script.
+fn end_to_end(c: &mut Criterion) {
+    let mut g = c.benchmark_group("text-to-nft");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    for &n in SIZES.iter().filter(|&&n| n <= 1000) {
+        let text = to_toml(&Synthetic::benchmark(n).lab());
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_with_input(BenchmarkId::from_parameter(n), &text, |b, text| {
+            b.iter(|| {
+                let f = parse("bench.toml", black_box(text)).map_err(|d| d.to_string());
+                f.map(|f| render(&PolicyIr::build(f.lab()), &opts(Target::Nft)).len())
+            });
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, compile, parse_lab, end_to_end);
 criterion_main!(benches);

@@ -88,6 +88,14 @@ impl Env {
             .ns
             .exec(&["nft", "list", "table", "ip", "labnet"], None))
     }
+    /// The reference lab applied, and the small lab's file: the start of most tests.
+    /// Returns the small lab's path and the reference table as listed.
+    fn with_reference(&self) -> (String, String) {
+        let small = self.file("small.toml", SMALL);
+        let o = self.run(&["apply", "--netns", self.n()]);
+        assert_eq!(code(&o), 0, "{}", err(&o));
+        (small, self.table())
+    }
     fn record(&self) -> PathBuf {
         self.st().join("netns").join(self.n()).join("pending.json")
     }
@@ -181,9 +189,7 @@ fn apply_diff_status_and_exit_codes() {
 fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
     let e = Env::new();
     let n = e.n();
-    let small = e.file("small.toml", SMALL);
-    assert_eq!(code(&e.run(&["apply", "--netns", n])), 0);
-    let before = e.table();
+    let (small, before) = e.with_reference();
 
     let o = e.run(&["apply", "--netns", n, "--confirm-within", "4s", &small]);
     assert_eq!(code(&o), 0, "{}", err(&o));
@@ -231,9 +237,7 @@ fn unconfirmed_apply_rolls_back_and_confirmed_one_stays() {
 fn apply_and_remove_are_refused_while_pending_and_cancel_restores_now() {
     let e = Env::new();
     let n = e.n();
-    let small = e.file("small.toml", SMALL);
-    assert_eq!(code(&e.run(&["apply", "--netns", n])), 0);
-    let before = e.table();
+    let (small, before) = e.with_reference();
     let o = e.run(&["apply", "--netns", n, "--confirm-within", "60s", &small]);
     assert_eq!(code(&o), 0, "{}", err(&o));
     let during = e.table();
@@ -339,9 +343,7 @@ fn a_deadline_that_overflows_is_refused() {
 fn a_stale_record_is_reported_by_status_and_apply() {
     let e = Env::new();
     let n = e.n();
-    let small = e.file("small.toml", SMALL);
-    assert_eq!(code(&e.run(&["apply", "--netns", n])), 0);
-    let before = e.table();
+    let (small, before) = e.with_reference();
     assert_eq!(
         code(&e.run(&["apply", "--netns", n, "--confirm-within", "60s", &small])),
         0
@@ -547,9 +549,7 @@ fn fault_tools(dir: &Path, fail_restore: bool) -> String {
 fn a_failure_after_the_load_rolls_back_or_says_the_kernel_changed() {
     let e = Env::new();
     let n = e.n();
-    let small = e.file("small.toml", SMALL);
-    assert_eq!(code(&e.run(&["apply", "--netns", n])), 0);
-    let before = e.table();
+    let (small, before) = e.with_reference();
     for confirm in [false, true] {
         let path = fault_tools(e.st(), false);
         let mut args = vec![

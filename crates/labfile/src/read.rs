@@ -49,15 +49,7 @@ impl<T> Field<T> {
 
 /// The TOML type of a value, for "expected X, found Y" messages.
 fn type_name(v: &Value) -> &'static str {
-    match v.kind {
-        Kind::RawString | Kind::String(_) => "a string",
-        Kind::Integer(_) => "an integer",
-        Kind::Float(_) => "a float",
-        Kind::Boolean(_) => "a boolean",
-        Kind::Datetime(_) => "a date-time",
-        Kind::Array(_) => "an array",
-        Kind::Table(_) => "a table",
-    }
+    crate::syntax::kind_name(&v.kind)
 }
 
 /// The text of a string value, if it is one.

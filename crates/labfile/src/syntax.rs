@@ -360,7 +360,7 @@ fn is_control(c: u8) -> bool {
     (c < 0x20 && c != b'\t') || c == 0x7f
 }
 
-fn kind_name(k: &Kind) -> &'static str {
+pub(crate) fn kind_name(k: &Kind) -> &'static str {
     match k {
         Kind::RawString | Kind::String(_) => "a string",
         Kind::Integer(_) => "an integer",
@@ -1179,27 +1179,15 @@ impl Parser<'_> {
             match self.peek() {
                 None => return Err(self.unterminated(quote, true)),
                 Some(b'"') => {
-                    let run = self.b[self.i..].iter().take_while(|&&c| c == b'"').count();
-                    if run < 3 {
-                        if let Some(b) = &mut buf {
-                            b.push_str(&self.s[self.i..self.i + run]);
-                        }
-                        self.i += run;
-                        continue;
-                    }
-                    if run > 5 {
-                        return Err(self.err(
-                            Span::new(self.i, self.i + run),
-                            "too many quotes at the end of a multi-line string",
-                            "a multi-line string may end with at most two quotes before its closing \"\"\"; escape the rest as \\\"",
-                        ));
-                    }
-                    let end = self.i + run - 3;
+                    let from = self.i;
+                    let end = self.quote_run(b'"', "escape the rest as \\\"")?;
                     if let Some(b) = &mut buf {
-                        b.push_str(&self.s[self.i..end]);
+                        b.push_str(&self.s[from..end.unwrap_or(self.i)]);
                     }
+                    let Some(end) = end else {
+                        continue;
+                    };
                     let span = Span::new(start, end);
-                    self.i += run;
                     let s = buf.map(String::into_boxed_str);
                     return Ok((s, span));
                 }
@@ -1252,6 +1240,23 @@ impl Parser<'_> {
         }
     }
 
+    /// At a run of quotes `q` in a multi-line string, move past it. `None`:
+    /// fewer than three, so they are part of the string; `Some(end)`: it
+    /// closes the string, whose contents end at `end` (up to two of the
+    /// quotes belong to the contents).
+    fn quote_run(&mut self, q: u8, escape_hint: &str) -> Result<Option<usize>> {
+        let run = self.b[self.i..].iter().take_while(|&&c| c == q).count();
+        if run > 5 {
+            return Err(self.err(
+                Span::new(self.i, self.i + run),
+                "too many quotes at the end of a multi-line string",
+                format!("a multi-line string may end with at most two quotes before its closing three; {escape_hint}"),
+            ));
+        }
+        self.i += run;
+        Ok((run >= 3).then(|| self.i - 3))
+    }
+
     /// `'...'`: no escapes, so always a span.
     fn literal_string(&mut self) -> Result<Span> {
         let quote = self.i;
@@ -1282,21 +1287,14 @@ impl Parser<'_> {
             match self.peek() {
                 None => return Err(self.unterminated(quote, true)),
                 Some(b'\'') => {
-                    let run = self.b[self.i..].iter().take_while(|&&c| c == b'\'').count();
-                    if run < 3 {
-                        self.i += run;
+                    let Some(end) = self.quote_run(
+                        b'\'',
+                        "literal strings have no escapes: use a \"\"\" string",
+                    )?
+                    else {
                         continue;
-                    }
-                    if run > 5 {
-                        return Err(self.err(
-                            Span::new(self.i, self.i + run),
-                            "too many quotes at the end of a multi-line string",
-                            "a multi-line literal string may end with at most two quotes before its closing '''",
-                        ));
-                    }
-                    let end = self.i + run - 3;
+                    };
                     let span = Span::new(start, end);
-                    self.i += run;
                     let s = if crlf {
                         Some(self.s[start..end].replace("\r\n", "\n").into_boxed_str())
                     } else {

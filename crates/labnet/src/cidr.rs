@@ -202,9 +202,15 @@ pub(crate) fn push_addr(out: &mut String, a: Ipv4Addr) {
 
 impl fmt::Display for Ipv4Cidr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(18);
-        self.push_to(&mut s);
-        f.write_str(&s)
+        let [a, b, c, d] = self.addr.octets();
+        for (k, o) in [a, b, c, d].into_iter().enumerate() {
+            if k > 0 {
+                f.write_str(".")?;
+            }
+            f.write_str(OCTETS[usize::from(o)])?;
+        }
+        f.write_str("/")?;
+        f.write_str(OCTETS[usize::from(self.len)])
     }
 }
 

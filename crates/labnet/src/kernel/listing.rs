@@ -195,7 +195,7 @@ impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TableMissing { table } => {
-                write!(f, "table ip {table} is not loaded (run `labnet apply`)")
+                write!(f, "table ip {table} is not loaded")
             }
             Self::BlockAdded { block } => write!(f, "+ {block} (not in the lab file)"),
             Self::BlockRemoved { block } => write!(f, "- {block} (missing from the kernel)"),

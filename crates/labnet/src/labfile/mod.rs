@@ -1,7 +1,7 @@
 //! labnet's sections of the lab file: `[lab]`, `[[segment]]` and `[policy]`.
 //!
 //! The file itself, its diagnostics and the generic readers are the shared
-//! [`labfile`](::labfile) crate's; this module reads labnet's sections from a
+//! `labfile` crate's; this module reads labnet's sections from a
 //! [`Document`] into the model's draft, which [`crate::model`] validates.
 //! Other crates read their own sections from the same document; see
 //! docs/lab-file.md for who owns which.

@@ -5,8 +5,8 @@
 //! downstream (compiler, queries, matrix) may rely on its invariants: segment
 //! names unique, networks disjoint, every rule naming known segments.
 //!
-//! The validation lives here, in [`validate`]: the lab-file reader and the
-//! builder both produce a [`draft::Draft`] and hand it over, so nothing in the
+//! The validation lives here, in `model::validate`: the lab-file reader and the
+//! builder both produce a draft (`model::draft`) and hand it over, so nothing in the
 //! model depends on how a lab was written down.
 //!
 //! ```

@@ -1,6 +1,6 @@
 //! Random and synthetic labs for tests and benchmarks (feature `testkit`).
 //!
-//! Every lab made here goes through [`LabBuilder::build`], the same validation
+//! Every lab made here goes through [`crate::LabBuilder::build`], the same validation
 //! a lab file gets, so a generator bug shows up as a failure, not a silently
 //! invalid lab.
 
