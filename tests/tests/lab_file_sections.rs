@@ -174,3 +174,15 @@ fn labnet_alone_accepts_the_other_crates_sections_and_still_catches_a_typo() {
     );
     assert!(ok.is_ok(), "{:?}", ok.err().map(|e| e.to_string()));
 }
+
+/// labnet's own list of the sections it reads is the registry's, not a second
+/// list that could drift from it.
+#[test]
+fn labnet_reads_exactly_the_sections_the_registry_gives_it() {
+    let registry: Vec<&str> = labfile::sections::SECTIONS
+        .iter()
+        .filter(|s| s.owner == "labnet")
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(labnet::labfile::LABNET_SECTIONS, registry.as_slice());
+}

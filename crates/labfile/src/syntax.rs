@@ -530,7 +530,7 @@ impl Parser<'_> {
                     self.line_end("the table header")?;
                 }
                 Some(_) => {
-                    self.keyval(current, false)?;
+                    self.keyval(current)?;
                     self.line_end("the value")?;
                 }
             }
@@ -780,8 +780,8 @@ impl Parser<'_> {
         }
     }
 
-    /// `key = value` into table `t` (`inline`: inside `{ ... }`).
-    fn keyval(&mut self, t: u32, inline: bool) -> Result<()> {
+    /// `key = value` into table `t` (a section or an inline table).
+    fn keyval(&mut self, t: u32) -> Result<()> {
         let keys = self.key_path()?;
         self.ws();
         if self.peek() != Some(b'=') {
@@ -848,7 +848,6 @@ impl Parser<'_> {
                             format!("set the key inside `{path}`'s own section, or rename it"),
                         )
                     };
-                    let _ = inline;
                     return Err(Box::new(SyntaxError {
                         message,
                         hint,
@@ -1017,7 +1016,7 @@ impl Parser<'_> {
                         "remove the comma before `}`",
                     ));
                 }
-                self.keyval(id, true)?;
+                self.keyval(id)?;
                 self.ws();
                 match self.peek() {
                     Some(b',') => self.i += 1,

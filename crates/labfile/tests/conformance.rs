@@ -7,44 +7,36 @@
 
 use std::path::Path;
 
-use labfile::{Document, Item, Sink};
-use serde_json::{Map, Value as Json, json};
+mod common;
+
+use labfile::Item;
+use serde_json::{Value as Json, json};
 
 /// The reader's view of a value, in toml-test's JSON encoding (scalars as
 /// `{"type", "value"}`); datetimes in a canonical form so both sides compare.
 fn encode(item: &Item<'_>) -> Json {
-    let mut sink = Sink::new();
-    if let Some(s) = item.as_str() {
-        return json!({"type": "string", "value": s});
-    }
-    if let Some(i) = item.as_integer() {
-        return json!({"type": "integer", "value": i.to_string()});
-    }
-    if let Some(f) = item.as_float() {
-        return json!({"type": "float", "value": float_text(f)});
-    }
-    if let Some(b) = item.as_bool() {
-        return json!({"type": "bool", "value": b.to_string()});
-    }
-    if let Some(d) = item.as_datetime() {
+    common::to_json(item, &|item| {
+        if let Some(s) = item.as_str() {
+            return Some(json!({"type": "string", "value": s}));
+        }
+        if let Some(i) = item.as_integer() {
+            return Some(json!({"type": "integer", "value": i.to_string()}));
+        }
+        if let Some(f) = item.as_float() {
+            return Some(json!({"type": "float", "value": float_text(f)}));
+        }
+        if let Some(b) = item.as_bool() {
+            return Some(json!({"type": "bool", "value": b.to_string()}));
+        }
+        let d = item.as_datetime()?;
         let ty = match (d.date.is_some(), d.time.is_some(), d.offset.is_some()) {
             (true, true, true) => "datetime",
             (true, true, false) => "datetime-local",
             (true, false, _) => "date-local",
             _ => "time-local",
         };
-        return json!({"type": ty, "value": d.to_string()});
-    }
-    if item.is_array() {
-        let a = item.clone().array(&mut sink).unwrap();
-        return Json::Array(a.elements().map(|e| encode(&e.item())).collect());
-    }
-    let mut t = item.clone().table(&mut sink).unwrap();
-    let mut m = Map::new();
-    for (k, v) in t.entries() {
-        m.insert(k.value.to_owned(), encode(&v));
-    }
-    Json::Object(m)
+        Some(json!({"type": ty, "value": d.to_string()}))
+    })
 }
 
 fn float_text(f: f64) -> String {
@@ -76,19 +68,7 @@ fn canonical(expected: &Json) -> Json {
                     json!({"type": "float", "value": float_text(f)})
                 }
                 t if t.starts_with("date") || t.starts_with("time") => {
-                    let doc = Document::parse("expected", format!("v = {v}")).unwrap();
-                    let d = doc
-                        .root()
-                        .clone()
-                        .table(&mut Sink::new())
-                        .unwrap()
-                        .entries()
-                        .next()
-                        .unwrap()
-                        .1
-                        .as_datetime()
-                        .unwrap();
-                    json!({"type": ty, "value": d.to_string()})
+                    json!({"type": ty, "value": common::datetime_text(v)})
                 }
                 _ => expected.clone(),
             }

@@ -5,37 +5,28 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use labfile::{Document, Item, Sink};
+mod common;
+
+use labfile::{Document, Item};
 use proptest::prelude::*;
-use serde_json::{Map, Value as Json, json};
+use serde_json::{Value as Json, json};
 
 fn mine(item: &Item<'_>) -> Json {
-    let mut sink = Sink::new();
-    if let Some(s) = item.as_str() {
-        return json!({"s": s});
-    }
-    if let Some(i) = item.as_integer() {
-        return json!({"i": i});
-    }
-    if let Some(f) = item.as_float() {
-        return json!({"f": f.to_bits()});
-    }
-    if let Some(b) = item.as_bool() {
-        return json!({"b": b});
-    }
-    if let Some(d) = item.as_datetime() {
-        return json!({"d": d.to_string()});
-    }
-    if item.is_array() {
-        let a = item.clone().array(&mut sink).unwrap();
-        return Json::Array(a.elements().map(|e| mine(&e.item())).collect());
-    }
-    let mut t = item.clone().table(&mut sink).unwrap();
-    let mut m = Map::new();
-    for (k, v) in t.entries() {
-        m.insert(k.value.to_owned(), mine(&v));
-    }
-    Json::Object(m)
+    common::to_json(item, &|item| {
+        if let Some(s) = item.as_str() {
+            return Some(json!({"s": s}));
+        }
+        if let Some(i) = item.as_integer() {
+            return Some(json!({"i": i}));
+        }
+        if let Some(f) = item.as_float() {
+            return Some(json!({"f": f.to_bits()}));
+        }
+        if let Some(b) = item.as_bool() {
+            return Some(json!({"b": b}));
+        }
+        Some(json!({"d": item.as_datetime()?.to_string()}))
+    })
 }
 
 fn oracle(v: &toml::Value) -> Json {
@@ -48,21 +39,8 @@ fn oracle(v: &toml::Value) -> Json {
         toml::Value::Float(f) if f.is_nan() => json!({"f": f64::NAN.to_bits()}),
         toml::Value::Float(f) => json!({"f": f.to_bits()}),
         toml::Value::Boolean(b) => json!({"b": b}),
-        toml::Value::Datetime(d) => {
-            // Canonicalise through labfile's own printing of the same value.
-            let doc = Document::parse("d", format!("v = {d}")).unwrap();
-            let v = doc
-                .root()
-                .table(&mut Sink::new())
-                .unwrap()
-                .entries()
-                .next()
-                .unwrap()
-                .1
-                .as_datetime()
-                .unwrap();
-            json!({"d": v.to_string()})
-        }
+        // Canonicalised through labfile's own printing of the same value.
+        toml::Value::Datetime(d) => json!({"d": common::datetime_text(&d.to_string())}),
         toml::Value::Array(a) => Json::Array(a.iter().map(oracle).collect()),
         toml::Value::Table(t) => {
             Json::Object(t.iter().map(|(k, v)| (k.clone(), oracle(v))).collect())

@@ -120,14 +120,18 @@ fn check_pending(netns: Option<&str>, forget: bool) -> Result<Option<PendingView
     Err(ApplyError::Pending(view))
 }
 
-fn refuse_foreign(ns: &Netns, live: &LiveOptions) -> Result<Option<String>, ApplyError> {
-    let text = nft_cli::list_table(ns, live.table.as_str())?;
-    match super::owner_of(text.as_deref()) {
+/// The live table, as text and parsed (read once), unless someone else made it.
+fn refuse_foreign(ns: &Netns, live: &LiveOptions) -> Result<Option<(String, Listing)>, ApplyError> {
+    let Some(text) = nft_cli::list_table(ns, live.table.as_str())? else {
+        return Ok(None);
+    };
+    let listing = Listing::parse(&text);
+    match super::owner_of(Some(&listing)) {
         TableOwner::Other => Err(ApplyError::NotOurs {
             table: live.table.to_string(),
             netns: live.netns.clone(),
         }),
-        _ => Ok(text),
+        _ => Ok(Some((text, listing))),
     }
 }
 
@@ -169,12 +173,8 @@ pub fn apply(
     } else {
         report.discarded = check_pending(netns, true)?;
     }
-    let previous = refuse_foreign(&ns, live)?;
-    report.changes = super::drift_of(
-        previous.as_deref().map(Listing::parse).as_ref(),
-        lab,
-        &live.table,
-    )?;
+    let (previous, listing) = refuse_foreign(&ns, live)?.unzip();
+    report.changes = super::drift_of(listing.as_ref(), lab, &live.table)?;
     if opts.dry_run {
         return Ok(report);
     }
@@ -226,11 +226,18 @@ pub fn apply(
         }
         None => {
             let ir = PolicyIr::build(lab);
+            let previous_coexist = if docker {
+                coexist::owned_rules(&ns)?
+            } else {
+                Vec::new()
+            };
             report.backend = super::load(&ns, &ir, &live.table, opts.backend)?;
             if docker {
                 report.coexist_rules = match coexist::apply_docker(&ns, &ir.lab_nets) {
                     Ok(n) => n,
-                    Err(e) => return Err(undo(&ns, live, previous.as_deref(), &e)),
+                    Err(e) => {
+                        return Err(undo(&ns, live, previous.as_deref(), &previous_coexist, &e));
+                    }
                 };
             }
         }
@@ -239,13 +246,16 @@ pub fn apply(
     Ok(report)
 }
 
-/// After a failure that followed a successful load: put the previous table back.
-fn undo(ns: &Netns, live: &LiveOptions, previous: Option<&str>, cause: &KernelError) -> ApplyError {
-    let t = live.table.as_str();
-    let mut script = format!("table ip {t}\ndelete table ip {t}\n");
-    script.push_str(previous.unwrap_or(""));
-    let restored = nft_cli::load(ns, &script).and_then(|()| coexist::remove_docker(ns).map(drop));
-    match restored {
+/// After a failure that followed a successful load: put the previous table,
+/// and labnet's previous DOCKER-USER rules, back.
+fn undo(
+    ns: &Netns,
+    live: &LiveOptions,
+    previous: Option<&str>,
+    previous_coexist: &[String],
+    cause: &KernelError,
+) -> ApplyError {
+    match confirm::restore_saved(ns, live.table.as_str(), previous, Some(previous_coexist)) {
         Ok(()) => ApplyError::Restored {
             cause: cause.to_string(),
         },
@@ -397,7 +407,7 @@ pub fn status(lab: &Lab, live: &LiveOptions) -> Result<Status, KernelError> {
         table: live.table.to_string(),
         netns: live.netns.clone(),
         loaded: text.is_some(),
-        owned_by_labnet: super::owner_of(text.as_deref()) == TableOwner::Labnet,
+        owned_by_labnet: super::owner_of(listing.as_ref()) == TableOwner::Labnet,
         in_sync: changes.is_empty(),
         changes,
         chains,

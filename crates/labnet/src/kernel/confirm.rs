@@ -535,14 +535,30 @@ fn finish_taken(netns: Option<&str>) {
 /// The namespace is gone, or `nft` or `iptables` refused.
 pub fn restore(p: &Pending) -> Result<(), KernelError> {
     let ns = Netns::named(p.netns.as_deref())?;
-    let t = &p.table;
-    let mut script = format!("table ip {t}\ndelete table ip {t}\n");
-    if let Some(prev) = &p.previous {
-        script.push_str(prev);
-    }
-    nft_cli::load(&ns, &script)?;
-    if !p.coexist.is_empty() || !p.previous_coexist.is_empty() {
-        coexist::restore_docker(&ns, &p.previous_coexist)?;
+    let touched = !p.coexist.is_empty() || !p.previous_coexist.is_empty();
+    restore_saved(
+        &ns,
+        &p.table,
+        p.previous.as_deref(),
+        touched.then_some(&p.previous_coexist[..]),
+    )
+}
+
+/// Put `previous` back as table `table` (no table when `None`) in one
+/// transaction, and, when `coexist` is given, make labnet's DOCKER-USER rules
+/// exactly those lines again. Shared by the watchdog, cancel, and an apply
+/// undoing itself after a failure.
+pub(crate) fn restore_saved(
+    ns: &Netns,
+    table: &str,
+    previous: Option<&str>,
+    coexist: Option<&[String]>,
+) -> Result<(), KernelError> {
+    let mut script = format!("table ip {table}\ndelete table ip {table}\n");
+    script.push_str(previous.unwrap_or(""));
+    nft_cli::load(ns, &script)?;
+    if let Some(lines) = coexist {
+        coexist::restore_docker(ns, lines)?;
     }
     Ok(())
 }

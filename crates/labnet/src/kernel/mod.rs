@@ -246,14 +246,13 @@ pub enum TableOwner {
     Other,
 }
 
-/// The owner of a table, from its `nft list table` text (`None`: absent).
+/// The owner of a table, from its parsed `nft list table` text (`None`: absent).
 #[must_use]
-pub fn owner_of(listing: Option<&str>) -> TableOwner {
+pub fn owner_of(listing: Option<&Listing>) -> TableOwner {
     match listing {
         None => TableOwner::Absent,
-        Some(t)
-            if Listing::parse(t)
-                .blocks
+        Some(l)
+            if l.blocks
                 .contains_key(&format!("chain {}", crate::target::OWNER_MARK)) =>
         {
             TableOwner::Labnet

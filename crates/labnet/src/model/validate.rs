@@ -532,7 +532,6 @@ fn check_selector(
     let mut ix = Vec::with_capacity(n);
     let mut ok = true;
     let lone = matches!(&f.value, DraftSel::Names(ns) if ns.len() == 1);
-    let mut bad_elements = false;
     let before = sink.error_count();
     f.value.for_each_name(sink, |sink, k, name, span| {
         if let Some((i, seg)) = known.get(name) {
@@ -565,7 +564,7 @@ fn check_selector(
                 .hint(hint),
         );
     });
-    bad_elements |= sink.error_count() > before;
+    let bad_elements = sink.error_count() > before;
     (ok && !bad_elements).then_some((Selector::Names(out), Some(ix)))
 }
 
