@@ -1,19 +1,19 @@
 //! One function per subcommand.
 
-use std::io::{Read, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use labnet::labfile::{self, LabFile};
 use labnet::matrix::Matrix;
 use labnet::query::{Query, Verdict};
 use labnet::target::{CompileOptions, compile_to};
-use labnet::{Diagnostic, LoadError, PolicyIr, QueryError};
+use labnet::{Diagnostic, PolicyIr, QueryError};
 
-use crate::output::{Output, data};
 use crate::{Command, EXIT_FAIL, EXIT_OK, Format, MatrixFormat};
+use labcli::{Output, data};
 
 pub(crate) fn run(cmd: Command, out: &Output) -> Result<u8> {
     match cmd {
@@ -60,20 +60,7 @@ fn load(lab: Option<&Path>) -> Result<Result<LabFile, labnet::Diagnostics>> {
     let Some(path) = lab else {
         return Ok(Ok(labnet::reference::file()));
     };
-    let doc = if path == Path::new("-") {
-        let mut bytes = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut bytes)
-            .context("cannot read the lab file from standard input")?;
-        ::labfile::parse_bytes("<stdin>", bytes)
-    } else {
-        match ::labfile::load(path) {
-            Ok(d) => Ok(d),
-            Err(LoadError::Invalid(d)) => Err(d),
-            Err(e) => return Err(e.into()),
-        }
-    };
-    let doc = match doc {
+    let doc = match labcli::read_document(path)? {
         Ok(d) => d,
         Err(d) => return Ok(Err(d)),
     };

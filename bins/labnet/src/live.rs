@@ -15,8 +15,8 @@ use labnet::kernel::{self, ApplyOptions, KernelError, LiveOptions, Netns, where_
 use labnet::proof::{self, ProofOptions};
 
 use crate::commands::{load_reported, plural};
-use crate::output::{Output, data};
 use crate::{EXIT_CHANGED, EXIT_DRIFT, EXIT_FAIL, EXIT_OK, EXIT_USAGE, Format};
+use labcli::{Output, data};
 
 fn json<T: Serialize>(v: &T) -> Result<()> {
     data(&format!("{}\n", serde_json::to_string_pretty(v)?))

@@ -5,12 +5,12 @@
 
 mod commands;
 mod live;
-mod output;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use labcli::ColorWhen;
 
 use labnet::kernel::{ApplyOptions, Backend, LiveOptions};
 use labnet::query::Query;
@@ -71,13 +71,6 @@ struct Global {
     /// Do not print warnings or progress, only errors and data.
     #[arg(long, short, global = true)]
     quiet: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ColorWhen {
-    Auto,
-    Always,
-    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -220,35 +213,9 @@ enum Command {
     },
 }
 
-/// `--color` as written on the command line (or `NO_COLOR`), read before clap
-/// parses, so that clap's own messages (usage errors, help) obey it too.
-fn color_from_args() -> clap::ColorChoice {
-    let mut args = std::env::args_os().skip(1);
-    let mut when = None;
-    while let Some(a) = args.next() {
-        let a = a.to_string_lossy().into_owned();
-        if a == "--" {
-            break;
-        }
-        if a == "--color" {
-            when = args.next().map(|v| v.to_string_lossy().into_owned());
-        } else if let Some(v) = a.strip_prefix("--color=") {
-            when = Some(v.to_owned());
-        }
-    }
-    match when.as_deref() {
-        Some("never") => clap::ColorChoice::Never,
-        Some("always") => clap::ColorChoice::Always,
-        _ if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) => {
-            clap::ColorChoice::Never
-        }
-        _ => clap::ColorChoice::Auto,
-    }
-}
-
 fn main() -> ExitCode {
     let parsed = Cli::command()
-        .color(color_from_args())
+        .color(labcli::color_from_args())
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
     let cli = match parsed {
@@ -259,7 +226,7 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
-    let out = output::Output::new(cli.global.color, cli.global.quiet);
+    let out = labcli::Output::new(cli.global.color, cli.global.quiet);
     match commands::run(cli.command, &out) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
