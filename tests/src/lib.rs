@@ -165,3 +165,6 @@ pub fn have(cmd: &str, probe: &[&str]) -> bool {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+pub mod guest;
+pub mod libvirtd;

@@ -9,7 +9,9 @@
 //! A build script calls [`emit`]; the cfgs are:
 //! - `labkit_root`: the build runs as root;
 //! - `labkit_netns`: root, and `ip`, `nft` and `unshare -n` work (network namespaces);
-//! - `labkit_iptables`: that, and `iptables` and `iptables-restore`.
+//! - `labkit_iptables`: that, and `iptables` and `iptables-restore`;
+//! - `labkit_libvirtd`: network namespaces, and libvirtd, qemu-system-x86_64,
+//!   dnsmasq, qemu-img, virsh and apt-get (the guest harness downloads a kernel).
 
 // Build scripts talk to cargo on stdout.
 #![allow(clippy::print_stdout)]
@@ -44,6 +46,8 @@ pub struct Probe {
     pub netns: bool,
     /// iptables and iptables-restore on top.
     pub iptables: bool,
+    /// A real libvirtd with QEMU and dnsmasq can run in a namespace.
+    pub libvirtd: bool,
 }
 
 /// Look at this machine.
@@ -56,16 +60,33 @@ pub fn probe() -> Probe {
         && runs("unshare", &["-n", "true"]);
     let iptables =
         netns && runs("iptables", &["--version"]) && runs("iptables-restore", &["--version"]);
+    let libvirtd = netns
+        && [
+            "/usr/sbin/libvirtd",
+            "/usr/bin/qemu-system-x86_64",
+            "/usr/sbin/dnsmasq",
+            "/usr/bin/qemu-img",
+            "/usr/bin/virsh",
+            "/usr/bin/apt-get",
+        ]
+        .iter()
+        .all(|p| std::path::Path::new(p).exists());
     Probe {
         root,
         netns,
         iptables,
+        libvirtd,
     }
 }
 
 /// Print the cargo directives: the cfgs that hold, their declarations, and when to probe again.
 pub fn emit() {
-    for cfg in ["labkit_root", "labkit_netns", "labkit_iptables"] {
+    for cfg in [
+        "labkit_root",
+        "labkit_netns",
+        "labkit_iptables",
+        "labkit_libvirtd",
+    ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
     // Installing a package changes these directories; a different user changes root.
@@ -81,6 +102,7 @@ pub fn emit() {
         (p.root, "labkit_root"),
         (p.netns, "labkit_netns"),
         (p.iptables, "labkit_iptables"),
+        (p.libvirtd, "labkit_libvirtd"),
     ] {
         if on {
             println!("cargo::rustc-cfg={cfg}");
