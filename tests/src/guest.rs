@@ -7,9 +7,11 @@
 //! with `apt-get download` and unpacked with `dpkg-deb -x`.
 //!
 //! The kernel command line tells a guest what to do:
-//! `labkit.name=NAME labkit.probe=HOST:PORT,... labkit.resolve=NAME,...`.
-//! Console lines: `LEASE ip`, `NOLEASE`, `READY`, `PROBE target OK body` /
-//! `PROBE target FAIL`, `RESOLVE name ip` / `RESOLVE name FAIL`.
+//! `labkit.name=NAME labkit.probe=HOST:PORT,... labkit.resolve=NAME,...
+//! labkit.seed=1`. Console lines: `LEASE ip`, `NOLEASE`, `SEEDFILES names`,
+//! `SEED file: line` (the CD-ROM's cloud-init files, mounted by the guest's
+//! own iso9660 driver), `READY`, `PROBE target OK body` / `PROBE target
+//! FAIL`, `RESOLVE name ip` / `RESOLVE name FAIL`, `ROUND n`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -34,6 +36,15 @@ const MODULES: &[&str] = &[
     "net/core/failover.ko",
     "drivers/net/net_failover.ko",
     "drivers/net/virtio_net.ko",
+    // The SATA CD-ROM and ISO 9660, to read the cloud-init seed labvirt attaches.
+    "drivers/scsi/scsi_common.ko",
+    "drivers/scsi/scsi_mod.ko",
+    "drivers/cdrom/cdrom.ko",
+    "drivers/scsi/sr_mod.ko",
+    "drivers/ata/libata.ko",
+    "drivers/ata/libahci.ko",
+    "drivers/ata/ahci.ko",
+    "fs/isofs/isofs.ko",
 ];
 
 const INIT: &str = r#"#!/bin/busybox sh
@@ -58,6 +69,18 @@ lease() {
   fi
 }
 lease
+if [ "$(arg seed)" = 1 ]; then
+  i=0; while [ ! -e /dev/sr0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  mkdir -p /seed
+  if mount -t iso9660 -o ro /dev/sr0 /seed 2>/dev/null; then
+    echo "SEEDFILES $(ls /seed | tr '\n' ' ')"
+    for f in meta-data user-data network-config; do
+      sed "s/^/SEED $f: /" "/seed/$f"
+    done
+  else
+    echo "SEEDFILES none"
+  fi
+fi
 httpd -p 80 -h /www
 echo "RESOLVCONF $(tr '\n' ' ' < /etc/resolv.conf)"
 echo READY

@@ -210,7 +210,14 @@ mod real {
             ),
             guest(&d, "web2", "public", Some("10.0.1.20"), 2212, ""),
             guest(&d, "app", "private", Some("10.0.2.10"), 2231, probes),
-            guest(&d, "db", "database", Some("10.0.3.10"), 2251, probes),
+            guest(
+                &d,
+                "db",
+                "database",
+                Some("10.0.3.10"),
+                2251,
+                &format!("{probes} labkit.seed=1"),
+            ),
         ]
         .concat();
         let lab = lab_with(&d, GUEST_HOST, &vms);
@@ -288,6 +295,29 @@ mod real {
             "apply to every guest leased: {:.1} s",
             all_leased.as_secs_f64()
         );
+
+        // The seed CD-ROM, uploaded through libvirt's storage API, as the guest's kernel reads it.
+        assert_eq!(
+            wait_line(&d, "db", 60, |l| l.starts_with("SEEDFILES")),
+            "SEEDFILES meta-data network-config user-data"
+        );
+        let seed = labvirt::seed::seed(&lab, lab.vm("db").unwrap());
+        let c = console(&d, "db");
+        for (file, text) in [
+            ("meta-data", &seed.meta_data),
+            ("user-data", &seed.user_data),
+            ("network-config", &seed.network_config),
+        ] {
+            let seen: String = c
+                .lines()
+                .filter_map(|l| {
+                    l.trim_end_matches('\r')
+                        .strip_prefix(&format!("SEED {file}: "))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(&seen, text, "{file} as the guest read it");
+        }
 
         // DNS: a guest on Public resolves VMs of other segments.
         wait_line(&d, "web", 30, |l| l == "RESOLVE db.lab.local 10.0.3.10");

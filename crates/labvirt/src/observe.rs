@@ -27,6 +27,34 @@ pub struct ObservedNetwork {
     pub spec: ParsedNetwork,
 }
 
+impl ObservedNetwork {
+    /// An inactive network without an owner.
+    #[must_use]
+    pub fn new(name: impl Into<String>, spec: ParsedNetwork) -> Self {
+        Self {
+            name: name.into(),
+            active: false,
+            autostart: false,
+            owner: None,
+            uuid: None,
+            spec,
+        }
+    }
+}
+
+impl ObservedPool {
+    /// An inactive, empty pool.
+    #[must_use]
+    pub fn new(name: impl Into<String>, path: Option<String>) -> Self {
+        Self {
+            name: name.into(),
+            path,
+            active: false,
+            volumes: Vec::new(),
+        }
+    }
+}
+
 /// The parts of a network's XML that labvirt compares.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 #[non_exhaustive]

@@ -24,8 +24,9 @@ pub(crate) struct VmSpans {
 /// Problems go to `sink`; `None` when any was an error.
 pub fn read(doc: &Document, net: labnet::LabFile, sink: &mut Sink) -> Option<VirtLab> {
     let errors = sink.error_count();
+    let mut pools = None;
     let host = match doc.section("host") {
-        Some(item) => read_host(item, sink),
+        Some(item) => read_host(item, &mut pools, sink),
         None => {
             sink.push(
                 Diagnostic::error("host", "the [host] section is missing")
@@ -37,14 +38,20 @@ pub fn read(doc: &Document, net: labnet::LabFile, sink: &mut Sink) -> Option<Vir
     };
     let mut spans = VmSpans::default();
     let vms = match doc.section("vm") {
-        Some(item) => read_vms(item, &net, host.as_ref(), &mut spans, sink),
+        Some(item) => read_vms(item, &net, pools.as_ref(), &mut spans, sink),
         None => Vec::new(),
     };
     let host = host?;
     (sink.error_count() == errors).then(|| VirtLab::new(net, host, vms, spans))
 }
 
-fn read_host(item: Item<'_>, sink: &mut Sink) -> Option<Host> {
+/// `pools` gets `[host.pools]` even when another field of `[host]` is wrong,
+/// so the VMs' `pool` fields are still checked.
+fn read_host(
+    item: Item<'_>,
+    pools_out: &mut Option<BTreeMap<String, String>>,
+    sink: &mut Sink,
+) -> Option<Host> {
     let mut t = item.table(sink)?;
     let errors = sink.error_count();
     let uri = t
@@ -71,10 +78,10 @@ fn read_host(item: Item<'_>, sink: &mut Sink) -> Option<Host> {
         sink,
     )
     .map(|f| f.value);
-    let reserve_cores =
-        count(&mut t, "reserve_cores", false, 0, 4096, "", sink).map_or(0, |f| f.value);
-    let reserve_memory_gib =
-        count(&mut t, "reserve_memory_gib", false, 0, 1 << 20, "", sink).map_or(0, |f| f.value);
+    let reserve_cores_f = count(&mut t, "reserve_cores", false, 0, 4096, "", sink);
+    let reserve_cores = reserve_cores_f.map_or(0, |f| f.value);
+    let reserve_memory_f = count(&mut t, "reserve_memory_gib", false, 0, 1 << 20, "", sink);
+    let reserve_memory_gib = reserve_memory_f.map_or(0, |f| f.value);
     let cpu_overcommit = ratio(
         &mut t,
         "cpu_overcommit",
@@ -183,7 +190,7 @@ fn read_host(item: Item<'_>, sink: &mut Sink) -> Option<Host> {
                 format!("reserves {r} of the host's {c} cores, leaving none for VMs"),
             )
             .value(r.to_string())
-            .span(t.span())
+            .span(reserve_cores_f.and_then(|f| f.span))
             .hint("keep reserve_cores below cores"),
         );
     }
@@ -196,11 +203,12 @@ fn read_host(item: Item<'_>, sink: &mut Sink) -> Option<Host> {
                 format!("reserves {r} of the host's {m} GiB, leaving none for VMs"),
             )
             .value(r.to_string())
-            .span(t.span())
+            .span(reserve_memory_f.and_then(|f| f.span))
             .hint("keep reserve_memory_gib below memory_gib"),
         );
     }
     t.finish(sink);
+    *pools_out = Some(pools.clone());
     if sink.error_count() != errors {
         return None;
     }
@@ -294,7 +302,7 @@ struct Seen {
 fn read_vms(
     item: Item<'_>,
     net: &labnet::LabFile,
-    host: Option<&Host>,
+    pools: Option<&BTreeMap<String, String>>,
     spans: &mut VmSpans,
     sink: &mut Sink,
 ) -> Vec<Vm> {
@@ -380,8 +388,8 @@ fn read_vms(
         )
         .map(|f| f.value);
         let pool = match t.optional_str("pool", sink) {
-            Some(p) => host.and_then(|h| {
-                if h.pools.contains_key(p.value) {
+            Some(p) => pools.and_then(|h| {
+                if h.contains_key(p.value) {
                     return Some(p.value.to_owned());
                 }
                 let mut d = Diagnostic::error(
@@ -390,7 +398,7 @@ fn read_vms(
                 )
                 .value(p.value)
                 .span(p.span);
-                d = match did_you_mean(p.value, h.pools.keys().map(String::as_str)) {
+                d = match did_you_mean(p.value, h.keys().map(String::as_str)) {
                     Some(m) => d.hint(format!("did you mean `{m}`?")),
                     None => {
                         d.hint("add it under [host.pools], e.g. fast = \"/var/lib/libvirt/images\"")
@@ -399,8 +407,8 @@ fn read_vms(
                 sink.push(d);
                 None
             }),
-            None => match host.map(|h| h.pools.len()) {
-                Some(1) => host.and_then(|h| h.pools.keys().next().cloned()),
+            None => match pools.map(BTreeMap::len) {
+                Some(1) => pools.and_then(|h| h.keys().next().cloned()),
                 Some(_) => {
                     sink.push(
                         Diagnostic::error(

@@ -11,7 +11,8 @@
 //! - `labkit_netns`: root, and `ip`, `nft` and `unshare -n` work (network namespaces);
 //! - `labkit_iptables`: that, and `iptables` and `iptables-restore`;
 //! - `labkit_libvirtd`: network namespaces, and libvirtd, qemu-system-x86_64,
-//!   dnsmasq, qemu-img, virsh and apt-get (the guest harness downloads a kernel).
+//!   dnsmasq, qemu-img, virsh and apt-get (the guest harness downloads a kernel);
+//! - `labkit_xorriso`: xorriso, to read ISO 9660 images back.
 
 // Build scripts talk to cargo on stdout.
 #![allow(clippy::print_stdout)]
@@ -48,6 +49,8 @@ pub struct Probe {
     pub iptables: bool,
     /// A real libvirtd with QEMU and dnsmasq can run in a namespace.
     pub libvirtd: bool,
+    /// xorriso is installed.
+    pub xorriso: bool,
 }
 
 /// Look at this machine.
@@ -71,11 +74,13 @@ pub fn probe() -> Probe {
         ]
         .iter()
         .all(|p| std::path::Path::new(p).exists());
+    let xorriso = runs("xorriso", &["-version"]);
     Probe {
         root,
         netns,
         iptables,
         libvirtd,
+        xorriso,
     }
 }
 
@@ -86,6 +91,7 @@ pub fn emit() {
         "labkit_netns",
         "labkit_iptables",
         "labkit_libvirtd",
+        "labkit_xorriso",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -103,6 +109,7 @@ pub fn emit() {
         (p.netns, "labkit_netns"),
         (p.iptables, "labkit_iptables"),
         (p.libvirtd, "labkit_libvirtd"),
+        (p.xorriso, "labkit_xorriso"),
     ] {
         if on {
             println!("cargo::rustc-cfg={cfg}");
