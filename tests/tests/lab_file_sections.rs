@@ -2,10 +2,10 @@
 //! labfile, notes can point into another crate's section, an unknown section
 //! is reported once, and every crate's diagnostics come out as one sorted list.
 //!
-//! labvirt, labdocker, labbackup and labsec do not exist yet; their readers
-//! here are stand-ins written against labfile's public readers, reading the
-//! sections those crates' issues fix (docs/lab-file.md). Replace them with
-//! the real crates as they land.
+//! labvirt is the real crate. labdocker, labbackup and labsec do not exist
+//! yet; their readers here are stand-ins written against labfile's public
+//! readers, reading the sections those crates' issues fix (docs/lab-file.md).
+//! Replace them with the real crates as they land.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use labfile::{Diagnostic, Document, Sink};
@@ -41,7 +41,11 @@ fast = "/var/lib/libvirt/images"
 [[vm]]
 name = "db1"
 segment = "database"
+vcpus = 1
+memory_mib = 1024
+disk_gib = 10
 ip = "10.0.9.5"
+ssh_port = 2251
 
 [docker]
 data_root = "/data/docker"
@@ -55,55 +59,6 @@ repository = "/mnt/backup/labkit"
 [security]
 auto_updates = "security"
 "#;
-
-/// labvirt's reader, as its issue describes it: `[host]` and `[[vm]]`; a VM's
-/// `ip` must lie in its segment, and the error points at the segment's declaration.
-fn labvirt_standin(doc: &Document, net: &labnet::LabFile, sink: &mut Sink) {
-    if let Some(mut host) = doc.section("host").and_then(|h| h.table(sink)) {
-        let _ = host.required_str("uri", "e.g. uri = \"qemu:///system\"", sink);
-        let _ = host.optional_integer("cores", sink);
-        let _ = host.optional_integer("memory_gib", sink);
-        if let Some(mut pools) = host.optional("pools").and_then(|p| p.table(sink)) {
-            for (_, v) in pools.entries().collect::<Vec<_>>() {
-                let _ = v.string(sink);
-            }
-            pools.finish(sink);
-        }
-        host.finish(sink);
-    }
-    if let Some(vms) = doc.section("vm") {
-        for mut vm in vms
-            .named_tables("every VM needs a name", sink)
-            .into_iter()
-            .map(|n| n.table)
-        {
-            let seg = vm.required_str("segment", "name the VM's segment", sink);
-            let ip = vm.optional_ipv4("ip", sink);
-            if let (Some(seg), Some(ip)) = (seg, ip)
-                && let Some(s) = net.lab().segment(seg.value)
-                && !s.cidr.contains(ip.value)
-            {
-                sink.push(
-                    Diagnostic::error(
-                        vm.key_path("ip"),
-                        format!(
-                            "{} is outside segment `{}` ({})",
-                            ip.value, seg.value, s.cidr
-                        ),
-                    )
-                    .value(ip.value.to_string())
-                    .span(ip.span)
-                    .related(
-                        format!("segment `{}` is declared here", seg.value),
-                        net.segment_span(seg.value),
-                    )
-                    .hint(format!("pick an address in {}", s.cidr)),
-                );
-            }
-            vm.finish(sink);
-        }
-    }
-}
 
 /// labdocker, labbackup, labsec: one section each.
 fn one_section(doc: &Document, name: &str, key: &'static str, sink: &mut Sink) {
@@ -126,7 +81,10 @@ fn five_crates_read_one_file_each_its_own_sections() {
     );
     assert!(sink.is_empty(), "{:?}", sink.items());
 
-    labvirt_standin(&doc, &net, &mut sink);
+    assert!(
+        labvirt::read(&doc, net, &mut sink).is_none(),
+        "db1's address is wrong"
+    );
     assert_eq!(doc.taken()[3..], ["host", "vm"]);
     one_section(&doc, "docker", "data_root", &mut sink);
     one_section(&doc, "backup", "repository", &mut sink);
@@ -143,7 +101,10 @@ fn five_crates_read_one_file_each_its_own_sections() {
     );
     let vm = &all.items()[0];
     let note = &vm.related[0];
-    assert_eq!(note.message, "segment `database` is declared here");
+    assert_eq!(
+        note.message,
+        "segment `database` (10.0.3.0/24) is declared here"
+    );
     assert_eq!(
         note.location.unwrap().line,
         12,
@@ -157,7 +118,7 @@ fn five_crates_read_one_file_each_its_own_sections() {
     );
     let text = all.to_string();
     assert!(
-        text.contains("full.toml:32:7: vm[0].ip")
+        text.contains("full.toml:35:7: vm[0].ip")
             && text.contains("note: full.toml:12:1: segment `database`"),
         "{text}"
     );
@@ -185,4 +146,15 @@ fn labnet_reads_exactly_the_sections_the_registry_gives_it() {
         .map(|s| s.name)
         .collect();
     assert_eq!(labnet::labfile::LABNET_SECTIONS, registry.as_slice());
+}
+
+/// labvirt's list is the registry's too.
+#[test]
+fn labvirt_reads_exactly_the_sections_the_registry_gives_it() {
+    let registry: Vec<&str> = labfile::sections::SECTIONS
+        .iter()
+        .filter(|s| s.owner == "labvirt")
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(labvirt::LABVIRT_SECTIONS, registry.as_slice());
 }

@@ -153,9 +153,11 @@ pub(crate) fn status(st: &labvirt::host::Status) -> String {
             state,
             if n.autostart { "yes" } else { "no" },
             n.bridge.as_deref().unwrap_or("-"),
-            n.leases.len()
+            n.leases
+                .as_ref()
+                .map_or_else(|| "?".to_owned(), |l| l.len().to_string())
         );
-        for l in &n.leases {
+        for l in n.leases.iter().flatten() {
             let _ = writeln!(
                 s,
                 "    lease {} {} {}",

@@ -133,7 +133,7 @@ pub fn pool(p: &PoolSpec, lab: &str) -> String {
 #[must_use]
 pub fn volume(v: &VolumeSpec) -> String {
     let mut x = format!(
-        "<volume>\n  <name>{}</name>\n  <capacity unit='bytes'>{}</capacity>\n  <target>\n    <format type='{}'/>\n  </target>\n",
+        "<volume>\n  <name>{}</name>\n  <capacity unit='bytes'>{}</capacity>\n  <allocation unit='bytes'>0</allocation>\n  <target>\n    <format type='{}'/>\n  </target>\n",
         escape(&v.name),
         v.capacity,
         v.format
