@@ -8,7 +8,7 @@
 //! Replace them with the real crates as they land.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use labfile::{Diagnostic, Document, Sink};
+use labfile::{Document, Sink};
 
 const LAB: &str = r#"
 [lab]
