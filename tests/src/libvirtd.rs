@@ -215,6 +215,85 @@ impl Libvirtd {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// A `[[vm]]` of the harness's guest (tests/src/guest.rs): direct kernel
+    /// boot, 160 MiB, its console in the scratch directory as `NAME.log`.
+    #[must_use]
+    pub fn guest_vm(
+        &self,
+        name: &str,
+        segment: &str,
+        ip: Option<&str>,
+        port: u16,
+        cmdline: &str,
+    ) -> String {
+        let a = crate::guest::assets();
+        let ip = ip.map(|i| format!("ip = \"{i}\"\n")).unwrap_or_default();
+        format!(
+            "[[vm]]\nname = \"{name}\"\nsegment = \"{segment}\"\nvcpus = 1\nmemory_mib = 160\ndisk_gib = 1\n{ip}ssh_port = {port}\nkernel = \"{}\"\ninitrd = \"{}\"\ncmdline = \"console=ttyS0 quiet panic=-1 labkit.name={name} {cmdline}\"\nconsole_log = \"{}\"\n\n",
+            a.kernel.display(),
+            a.initrd.display(),
+            self.scratch().join(format!("{name}.log")).display()
+        )
+    }
+
+    /// The reference lab's network sections, this daemon's `[host]` (with
+    /// `host` fields and a `fast` pool in the scratch directory) and `vms`.
+    #[must_use]
+    pub fn lab(&self, host: &str, vms: &str) -> labvirt::VirtLab {
+        let text = labvirt::reference::TOML;
+        let net = &text[..text.find("[host]").expect("[host]")];
+        let file = format!(
+            "{net}[host]\nuri = \"{}\"\n{host}\n[host.pools]\nfast = \"{}\"\n\n{vms}",
+            self.uri(),
+            self.scratch().join("images").display()
+        );
+        labvirt::parse("guests.toml", &file).unwrap_or_else(|e| panic!("{e}\n{file}"))
+    }
+
+    /// The reference lab file as it is, but for `[host]`: this daemon, pools in
+    /// the scratch directory, domain type qemu.
+    #[must_use]
+    pub fn reference_lab_text(&self) -> String {
+        let text = labvirt::reference::TOML;
+        let at = text.find("[host]").expect("[host]");
+        let vms = text.find("[[vm]]").expect("[[vm]]");
+        let images = self.scratch().join("images");
+        std::fs::create_dir_all(images.join("bulk")).expect("pool dir");
+        format!(
+            "{}[host]\nuri = \"{}\"\ncores = 6\nthreads = 12\nmemory_gib = 32\nreserve_cores = 2\nreserve_memory_gib = 8\ncpu_overcommit = 2.0\nmemory_max_use = 0.70\nmax_vms = 8\ndomain_type = \"qemu\"\n\n[host.pools]\nfast = \"{}\"\nbulk = \"{}\"\n\n{}",
+            &text[..at],
+            self.uri(),
+            images.display(),
+            images.join("bulk").display(),
+            &text[vms..]
+        )
+    }
+
+    /// What guest `vm` has written to its serial console so far.
+    #[must_use]
+    pub fn console(&self, vm: &str) -> String {
+        std::fs::read_to_string(self.scratch().join(format!("{vm}.log"))).unwrap_or_default()
+    }
+
+    /// Wait until `vm`'s console has a line for which `f` holds, and return it.
+    ///
+    /// # Panics
+    /// After `secs` seconds, with the console.
+    pub fn wait_line(&self, vm: &str, secs: u64, f: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        loop {
+            let c = self.console(vm);
+            if let Some(l) = c.lines().find(|l| f(l.trim())) {
+                return l.trim().to_owned();
+            }
+            assert!(
+                t0.elapsed().as_secs() < secs,
+                "{vm}: no such line in {secs} s; console:\n{c}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     fn pids_in(&self, dir: &str) -> Vec<i32> {
         let Ok(rd) = std::fs::read_dir(self.scratch().join(dir)) else {
             return Vec::new();

@@ -36,23 +36,6 @@ mod real {
         names.join(" ")
     }
 
-    /// The reference lab's file with [host] pointed at the test's daemon and scratch pools.
-    fn reference_for(d: &Libvirtd) -> String {
-        let text = labvirt::reference::TOML;
-        let at = text.find("[host]").unwrap();
-        let vms = text.find("[[vm]]").unwrap();
-        let images = d.scratch().join("images");
-        std::fs::create_dir_all(images.join("bulk")).unwrap();
-        format!(
-            "{}[host]\nuri = \"{}\"\ncores = 6\nthreads = 12\nmemory_gib = 32\nreserve_cores = 2\nreserve_memory_gib = 8\ncpu_overcommit = 2.0\nmemory_max_use = 0.70\nmax_vms = 8\ndomain_type = \"qemu\"\n\n[host.pools]\nfast = \"{}\"\nbulk = \"{}\"\n\n{}",
-            &text[..at],
-            d.uri(),
-            images.display(),
-            images.join("bulk").display(),
-            &text[vms..]
-        )
-    }
-
     #[test]
     #[cfg_attr(
         not(labkit_libvirtd),
@@ -64,7 +47,7 @@ mod real {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = host_links();
         let d = Libvirtd::start("lvref");
-        let lab = labvirt::parse("reference.toml", &reference_for(&d)).unwrap();
+        let lab = labvirt::parse("reference.toml", &d.reference_lab_text()).unwrap();
         let host = labvirt::host::Libvirt::open(&d.uri()).unwrap();
         let planned = host.plan(&lab).unwrap();
         assert!(planned.plan.is_applicable(), "{:?}", planned.plan.conflicts);
@@ -127,58 +110,6 @@ mod real {
     const GUEST_HOST: &str =
         "cores = 2\nmemory_gib = 8\ncpu_overcommit = 4.0\ndomain_type = \"qemu\"\n";
 
-    /// A guest VM: direct kernel boot of the harness's guest, console to a file.
-    fn guest(
-        d: &Libvirtd,
-        name: &str,
-        segment: &str,
-        ip: Option<&str>,
-        port: u16,
-        cmdline: &str,
-    ) -> String {
-        let a = labkit_tests::guest::assets();
-        let ip = ip.map(|i| format!("ip = \"{i}\"\n")).unwrap_or_default();
-        format!(
-            "[[vm]]\nname = \"{name}\"\nsegment = \"{segment}\"\nvcpus = 1\nmemory_mib = 160\ndisk_gib = 1\n{ip}ssh_port = {port}\nkernel = \"{}\"\ninitrd = \"{}\"\ncmdline = \"console=ttyS0 quiet panic=-1 labkit.name={name} {cmdline}\"\nconsole_log = \"{}\"\n\n",
-            a.kernel.display(),
-            a.initrd.display(),
-            d.scratch().join(format!("{name}.log")).display()
-        )
-    }
-
-    /// The reference lab's network sections, with `host` and `vms` after them.
-    fn lab_with(d: &Libvirtd, host: &str, vms: &str) -> labvirt::VirtLab {
-        let text = labvirt::reference::TOML;
-        let net = &text[..text.find("[host]").unwrap()];
-        let images = d.scratch().join("images");
-        let file = format!(
-            "{net}[host]\nuri = \"{}\"\n{host}\n[host.pools]\nfast = \"{}\"\n\n{vms}",
-            d.uri(),
-            images.display()
-        );
-        labvirt::parse("guests.toml", &file).unwrap_or_else(|e| panic!("{e}\n{file}"))
-    }
-
-    fn console(d: &Libvirtd, vm: &str) -> String {
-        std::fs::read_to_string(d.scratch().join(format!("{vm}.log"))).unwrap_or_default()
-    }
-
-    /// Wait until `vm`'s console has a line for which `f` holds; the console on failure.
-    fn wait_line(d: &Libvirtd, vm: &str, secs: u64, f: impl Fn(&str) -> bool) -> String {
-        let t0 = std::time::Instant::now();
-        loop {
-            let c = console(d, vm);
-            if let Some(l) = c.lines().find(|l| f(l.trim())) {
-                return l.trim().to_owned();
-            }
-            assert!(
-                t0.elapsed().as_secs() < secs,
-                "{vm}: no such line in {secs} s; console:\n{c}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-    }
-
     fn query(lab: &labvirt::VirtLab, from: &str, to: &str) -> bool {
         let a = labnet::query::Query::new(from, to)
             .proto(labnet::Proto::Tcp)
@@ -200,18 +131,16 @@ mod real {
         let d = Libvirtd::start("lvguest");
         let probes = "labkit.probe=10.0.2.10:80,10.0.3.10:80,10.0.1.20:80";
         let vms = [
-            guest(
-                &d,
+            d.guest_vm(
                 "web",
                 "public",
                 None,
                 2211,
                 &format!("{probes} labkit.resolve=db.lab.local,app.lab.local"),
             ),
-            guest(&d, "web2", "public", Some("10.0.1.20"), 2212, ""),
-            guest(&d, "app", "private", Some("10.0.2.10"), 2231, probes),
-            guest(
-                &d,
+            d.guest_vm("web2", "public", Some("10.0.1.20"), 2212, ""),
+            d.guest_vm("app", "private", Some("10.0.2.10"), 2231, probes),
+            d.guest_vm(
                 "db",
                 "database",
                 Some("10.0.3.10"),
@@ -220,7 +149,7 @@ mod real {
             ),
         ]
         .concat();
-        let lab = lab_with(&d, GUEST_HOST, &vms);
+        let lab = d.lab(GUEST_HOST, &vms);
         // labnet's ruleset first, so no packet crosses segments before the matrix is in place.
         let ruleset = labnet::target::compile(
             lab.net.lab(),
@@ -251,7 +180,7 @@ mod real {
         d.virsh(&["start", "stranger"]);
 
         // Leases: web from Public's range; the reserved ones their addresses; the stranger none.
-        let web = wait_line(&d, "web", 90, |l| l.starts_with("LEASE ") || l == "NOLEASE");
+        let web = d.wait_line("web", 90, |l| l.starts_with("LEASE ") || l == "NOLEASE");
         let web_ip: std::net::Ipv4Addr = web
             .trim_start_matches("LEASE ")
             .parse()
@@ -263,20 +192,19 @@ mod real {
             "{web_ip}"
         );
         assert_eq!(
-            wait_line(&d, "db", 90, |l| l.starts_with("LEASE") || l == "NOLEASE"),
+            d.wait_line("db", 90, |l| l.starts_with("LEASE") || l == "NOLEASE"),
             "LEASE 10.0.3.10"
         );
         assert_eq!(
-            wait_line(&d, "app", 90, |l| l.starts_with("LEASE") || l == "NOLEASE"),
+            d.wait_line("app", 90, |l| l.starts_with("LEASE") || l == "NOLEASE"),
             "LEASE 10.0.2.10"
         );
         assert_eq!(
-            wait_line(&d, "web2", 90, |l| l.starts_with("LEASE") || l == "NOLEASE"),
+            d.wait_line("web2", 90, |l| l.starts_with("LEASE") || l == "NOLEASE"),
             "LEASE 10.0.1.20"
         );
         assert_eq!(
-            wait_line(&d, "stranger", 90, |l| l.starts_with("LEASE")
-                || l == "NOLEASE"),
+            d.wait_line("stranger", 90, |l| l.starts_with("LEASE") || l == "NOLEASE"),
             "NOLEASE"
         );
         let leases = host.leases("public").unwrap();
@@ -298,11 +226,11 @@ mod real {
 
         // The seed CD-ROM, uploaded through libvirt's storage API, as the guest's kernel reads it.
         assert_eq!(
-            wait_line(&d, "db", 60, |l| l.starts_with("SEEDFILES")),
+            d.wait_line("db", 60, |l| l.starts_with("SEEDFILES")),
             "SEEDFILES meta-data network-config user-data"
         );
         let seed = labvirt::seed::seed(&lab, lab.vm("db").unwrap());
-        let c = console(&d, "db");
+        let c = d.console("db");
         for (file, text) in [
             ("meta-data", &seed.meta_data),
             ("user-data", &seed.user_data),
@@ -320,8 +248,8 @@ mod real {
         }
 
         // DNS: a guest on Public resolves VMs of other segments.
-        wait_line(&d, "web", 30, |l| l == "RESOLVE db.lab.local 10.0.3.10");
-        wait_line(&d, "web", 30, |l| l == "RESOLVE app.lab.local 10.0.2.10");
+        d.wait_line("web", 30, |l| l == "RESOLVE db.lab.local 10.0.3.10");
+        d.wait_line("web", 30, |l| l == "RESOLVE app.lab.local 10.0.2.10");
 
         // The matrix, guest to guest: every probe's outcome is labnet's answer.
         let ips = [
@@ -331,13 +259,13 @@ mod real {
         ];
         // Wait until every target answers something (all are serving), then judge rounds after that.
         for t in ["app", "db", "web2"] {
-            wait_line(&d, t, 60, |l| l == "READY");
+            d.wait_line(t, 60, |l| l == "READY");
         }
-        let mark: Vec<usize> = ips.iter().map(|(vm, _)| console(&d, vm).len()).collect();
+        let mark: Vec<usize> = ips.iter().map(|(vm, _)| d.console(vm).len()).collect();
         for ((vm, ip), mark) in ips.iter().zip(mark) {
             let t0 = std::time::Instant::now();
             loop {
-                let c = console(&d, vm);
+                let c = d.console(vm);
                 let rounds = c[mark.min(c.len())..]
                     .lines()
                     .filter(|l| l.starts_with("ROUND"))
@@ -351,7 +279,7 @@ mod real {
                 );
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
-            let c = console(&d, vm);
+            let c = d.console(vm);
             let recent = &c[mark.min(c.len())..];
             for target in ["10.0.2.10", "10.0.3.10", "10.0.1.20"] {
                 if target == ip {
@@ -444,14 +372,14 @@ mod real {
         d.virsh(&["net-start", "default"]);
         d.virsh(&["net-autostart", "default"]);
 
-        let vm = guest(&d, "mover", "private", Some("10.0.2.30"), 2231, "");
-        let lab = lab_with(&d, GUEST_HOST, &vm);
+        let vm = d.guest_vm("mover", "private", Some("10.0.2.30"), 2231, "");
+        let lab = d.lab(GUEST_HOST, &vm);
         let host = labvirt::host::Libvirt::open(&d.uri())
             .unwrap()
             .in_netns(d.netns().name());
         host.apply(&host.plan(&lab).unwrap(), &mut |_| {}).unwrap();
         assert_eq!(
-            wait_line(&d, "mover", 90, |l| l.starts_with("LEASE")),
+            d.wait_line("mover", 90, |l| l.starts_with("LEASE")),
             "LEASE 10.0.2.30"
         );
 
@@ -466,7 +394,7 @@ mod real {
             "--live",
             "--config",
         ]);
-        wait_line(&d, "mover", 60, |l| l.starts_with("LEASE 192.168.122."));
+        d.wait_line("mover", 60, |l| l.starts_with("LEASE 192.168.122."));
         // The plan sees the drift, and knows the fix applies live.
         let drift = host.plan(&lab).unwrap();
         let step = drift
@@ -481,16 +409,16 @@ mod real {
         );
 
         // migrate-default moves it back; default is stopped once nothing uses it.
-        let before = console(&d, "mover").len();
+        let before = d.console("mover").len();
         let report = host.migrate_default(&lab, &mut |_| {}).unwrap();
         assert_eq!(report.moved.len(), 1, "{report:?}");
         assert!(report.default_stopped);
         let t0 = std::time::Instant::now();
-        while !console(&d, "mover")[before..].contains("LEASE 10.0.2.30") {
+        while !d.console("mover")[before..].contains("LEASE 10.0.2.30") {
             assert!(
                 t0.elapsed().as_secs() < 60,
                 "no lease on private after the move:\n{}",
-                console(&d, "mover")
+                d.console("mover")
             );
             std::thread::sleep(std::time::Duration::from_millis(200));
         }

@@ -164,6 +164,12 @@ pub struct Vm {
     pub console_log: Option<String>,
 }
 
+/// Where each VM was written, for diagnostics raised after reading (budget).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VmSpans {
+    pub(crate) header: Vec<Option<labfile::Span>>,
+}
+
 /// labvirt's whole lab: labnet's segments and policy, the host and the VMs.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -174,7 +180,7 @@ pub struct VirtLab {
     pub host: Host,
     /// The VMs, in file order.
     pub vms: Vec<Vm>,
-    pub(crate) spans: crate::read::VmSpans,
+    pub(crate) spans: VmSpans,
 }
 
 impl VirtLab {

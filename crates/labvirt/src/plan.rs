@@ -377,7 +377,9 @@ pub fn plan(want: &Desired, host: &crate::model::Host, have: &Observed) -> Plan 
                         restart = true;
                     }
                 }
-                if o.fingerprint.as_deref() != Some(d.fingerprint().as_str()) && what.is_empty() {
+                if o.fingerprint.as_deref() != Some(crate::xml::fingerprint(d).as_str())
+                    && what.is_empty()
+                {
                     what.push("definition (boot, disks or seed)".to_owned());
                     restart = true;
                 }

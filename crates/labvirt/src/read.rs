@@ -8,17 +8,11 @@ use std::net::Ipv4Addr;
 
 use labfile::{Diagnostic, Document, Field, Item, Sink, Span, TableReader, did_you_mean, quoted};
 
-use crate::model::{Boot, DomainType, ForwardMode, Host, VirtLab, Vm};
+use crate::model::{Boot, DomainType, ForwardMode, Host, VirtLab, Vm, VmSpans};
 use crate::names::{MacAddr, VmName};
 
 /// The top-level sections labvirt reads (see `labfile::sections`).
 pub const LABVIRT_SECTIONS: &[&str] = &["host", "vm"];
-
-/// Where each VM was written, for diagnostics raised after reading (budget).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct VmSpans {
-    pub(crate) header: Vec<Option<Span>>,
-}
 
 /// Read `[host]` and `[[vm]]` from `doc`, whose labnet sections gave `net`.
 /// Problems go to `sink`; `None` when any was an error.

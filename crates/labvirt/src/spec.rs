@@ -284,37 +284,7 @@ pub fn desired(
     }
 }
 
-/// FNV-1a, 64-bit, as 16 hex digits: a fingerprint that is the same in every build.
-#[must_use]
-pub fn fingerprint(parts: &[&[u8]]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in part.iter().chain(&[0xff]) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
-}
-
 impl DomainSpec {
-    /// The fingerprint of this definition and its seed, written into the
-    /// domain's metadata so that a later plan can tell whether it changed.
-    #[must_use]
-    pub fn fingerprint(&self) -> String {
-        let body = crate::xml::domain_body(self);
-        fingerprint(&[
-            self.domain_type.as_str().as_bytes(),
-            self.vm.segment.as_bytes(),
-            body.as_bytes(),
-            self.seed_files.meta_data.as_bytes(),
-            self.seed_files.user_data.as_bytes(),
-            self.seed_files.network_config.as_bytes(),
-            self.disk.backing.as_deref().unwrap_or("").as_bytes(),
-            self.disk.capacity.to_string().as_bytes(),
-        ])
-    }
-
     /// Whether it boots a kernel directly.
     #[must_use]
     pub fn direct_boot(&self) -> bool {

@@ -173,7 +173,7 @@ pub fn domain(d: &DomainSpec) -> String {
             &[
                 ("segment", vm.segment.clone()),
                 ("ssh_port", vm.ssh_port.to_string()),
-                ("fingerprint", d.fingerprint()),
+                ("fingerprint", fingerprint(d)),
             ]
         )
     )
@@ -256,4 +256,34 @@ pub fn with_uuid(xml: &str, uuid: Option<&str>) -> String {
         }
         None => xml.to_owned(),
     }
+}
+
+/// FNV-1a, 64-bit, as 16 hex digits: the same in every build and on every host.
+fn fnv(parts: &[&[u8]]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in part.iter().chain(&[0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// The fingerprint of a domain's definition and its seed, written into the
+/// domain's metadata so that a later plan can tell whether what libvirt
+/// cannot show (boot, disks, seed content) changed.
+#[must_use]
+pub fn fingerprint(d: &DomainSpec) -> String {
+    let body = domain_body(d);
+    fnv(&[
+        d.domain_type.as_str().as_bytes(),
+        d.vm.segment.as_bytes(),
+        body.as_bytes(),
+        d.seed_files.meta_data.as_bytes(),
+        d.seed_files.user_data.as_bytes(),
+        d.seed_files.network_config.as_bytes(),
+        d.disk.backing.as_deref().unwrap_or("").as_bytes(),
+        d.disk.capacity.to_string().as_bytes(),
+    ])
 }
