@@ -48,7 +48,9 @@ mod real {
         let before = host_links();
         let d = Libvirtd::start("lvref");
         let lab = labvirt::parse("reference.toml", &d.reference_lab_text()).unwrap();
-        let host = labvirt::host::Libvirt::open(&d.uri()).unwrap();
+        let host = labvirt::host::Libvirt::open(&d.uri())
+            .unwrap()
+            .in_netns(d.netns().name());
         let planned = host.plan(&lab).unwrap();
         assert!(planned.plan.is_applicable(), "{:?}", planned.plan.conflicts);
         assert_eq!(
@@ -86,6 +88,40 @@ mod real {
         assert!(again.plan.is_noop(), "{:#?}", again.plan);
         let report = host.apply(&again, &mut |_| {}).unwrap();
         assert!(report.is_empty(), "{:?}", report.done);
+
+        // A fifth VM: its reservation and DNS record reach every running
+        // dnsmasq live, without restarting any network.
+        let text = d.reference_lab_text()
+            + "[[vm]]\nname = \"extra\"\nsegment = \"private\"\nvcpus = 1\nmemory_mib = 256\ndisk_gib = 1\npool = \"fast\"\nip = \"10.0.2.50\"\nssh_port = 2240\nautostart = false\n";
+        let grown = labvirt::parse("grown.toml", &text).unwrap();
+        let planned = host.plan(&grown).unwrap();
+        for n in &planned.plan.networks {
+            assert!(
+                matches!(n.change, labvirt::plan::Change::Update { live: true, .. }),
+                "{n:?}"
+            );
+        }
+        let report = host.apply(&planned, &mut |_| {}).unwrap();
+        assert!(
+            !report.done.iter().any(|s| s.starts_with("restart")),
+            "{:?}",
+            report.done
+        );
+        let dns = d.netns().exec(
+            &["busybox", "nslookup", "extra.lab.local", "10.0.3.1"],
+            None,
+        );
+        let answer = String::from_utf8_lossy(&dns.stdout);
+        assert!(
+            answer.contains("10.0.2.50"),
+            "Database's dnsmasq answers for a Private VM added live: {answer}"
+        );
+        let live = d.virsh(&["net-dumpxml", "private"]);
+        assert!(live.contains("name='extra' ip='10.0.2.50'"), "{live}");
+        assert!(host.plan(&grown).unwrap().plan.is_noop());
+        // And back: the record goes as it came.
+        host.apply(&host.plan(&lab).unwrap(), &mut |_| {}).unwrap();
+        assert!(host.plan(&lab).unwrap().plan.is_noop());
 
         // Status sees the four VMs running on their networks.
         let st = host.status(&lab).unwrap();
@@ -158,7 +194,9 @@ mod real {
         let out = d.netns().nft_file(&[], &ruleset);
         assert!(out.status.success(), "nft: {}", labkit_tests::stderr(&out));
 
-        let host = labvirt::host::Libvirt::open(&d.uri()).unwrap();
+        let host = labvirt::host::Libvirt::open(&d.uri())
+            .unwrap()
+            .in_netns(d.netns().name());
         let t0 = std::time::Instant::now();
         let planned = host.plan(&lab).unwrap();
         host.apply(&planned, &mut |_| {}).unwrap();

@@ -216,6 +216,29 @@ mod driver {
     }
 
     #[test]
+    fn destroy_refuses_while_a_foreign_vm_is_on_a_lab_network() {
+        let (_dir, uri) = node(
+            "<domain type='test'><name>user</name><memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os>\
+             <devices><interface type='network'><source network='management'/></interface></devices></domain>",
+        );
+        let host = Libvirt::open(&uri).unwrap();
+        let lab = reference(&uri, |t| t);
+        host.apply(&host.plan(&lab).unwrap(), &mut |_| {}).unwrap();
+        let before = host.observe().unwrap();
+        let err = host.destroy(&lab, &mut |_| {}).unwrap_err();
+        match &err {
+            labvirt::host::HostError::InUse { network, vms } => {
+                assert_eq!(
+                    (network.as_str(), vms.as_slice()),
+                    ("management", ["user".to_owned()].as_slice())
+                );
+            }
+            other => panic!("{other}"),
+        }
+        assert_eq!(host.observe().unwrap(), before, "nothing was removed");
+    }
+
+    #[test]
     fn status_reports_networks_and_vms() {
         let (_dir, uri) = node("");
         let host = Libvirt::open(&uri).unwrap();

@@ -70,7 +70,7 @@ enum GraphFormat {
 pub(crate) struct Target {
     /// Lab file; default: the built-in reference lab.
     pub(crate) lab: Option<PathBuf>,
-    /// libvirt URI instead of the lab's [host] uri (e.g. test:///PATH.xml, qemu+unix:///system?socket=...).
+    /// libvirt URI instead of the lab file's host uri (e.g. test:///PATH.xml, qemu+unix:///system?socket=...).
     #[arg(long)]
     pub(crate) uri: Option<String>,
     /// Output format.
@@ -80,7 +80,7 @@ pub(crate) struct Target {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Validate the lab's [host] and [[vm]] sections and check the budget.
+    /// Validate the lab's host and VM sections and check the budget.
     Check {
         /// Lab file; default: the built-in reference lab.
         lab: Option<PathBuf>,

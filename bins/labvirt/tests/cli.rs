@@ -185,5 +185,9 @@ fn live_commands_against_the_test_driver() {
 fn the_example_file_is_the_built_in_lab() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let example = std::fs::read_to_string(root.join("examples/aws-vpc.toml")).unwrap();
-    assert_eq!(example, labvirt::reference::TOML, "examples/aws-vpc.toml must be the built-in lab, [host] and [[vm]] included");
+    assert_eq!(
+        example,
+        labvirt::reference::TOML,
+        "examples/aws-vpc.toml must be the built-in lab, [host] and [[vm]] included"
+    );
 }

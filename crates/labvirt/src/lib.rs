@@ -8,7 +8,7 @@
 //!
 //! Without the `libvirt` feature the crate reads the lab file, checks budgets,
 //! writes XML and seeds, plans against an [`observe::Observed`] built in code,
-//! and draws graphs. With it, [`host::Host`] talks to a libvirt daemon (or the
+//! and draws graphs. With it, `host::Libvirt` talks to a libvirt daemon (or the
 //! test driver) through the `virt` crate.
 //!
 //! ```

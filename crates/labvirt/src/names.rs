@@ -89,7 +89,7 @@ impl MacAddr {
     /// The address labvirt gives a VM that names none: QEMU's locally
     /// administered prefix 52:54:00 and three bytes of a hash of the lab's and
     /// the VM's names, so it is the same on every run and every host.
-    /// Collisions are resolved by the caller (see [`crate::model`]) by
+    /// Collisions are resolved by the lab-file reader by
     /// hashing again with a counter.
     #[must_use]
     pub fn derived(lab: &str, vm: &str, attempt: u32) -> Self {

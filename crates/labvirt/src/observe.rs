@@ -137,6 +137,61 @@ pub struct Observed {
     pub domains: Vec<ObservedDomain>,
     /// Storage pools.
     pub pools: Vec<ObservedPool>,
+    /// The host's own network interfaces where the daemon runs (read only
+    /// for a local daemon; empty otherwise): a bridge name or subnet in use
+    /// there is as much in the way as a libvirt network's.
+    pub links: Vec<HostLink>,
+}
+
+/// A network interface of the host, with its IPv4 addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct HostLink {
+    /// Interface name.
+    pub name: String,
+    /// Its IPv4 addresses and prefix lengths.
+    pub addrs: Vec<(Ipv4Addr, u8)>,
+}
+
+impl HostLink {
+    /// A link with these addresses.
+    #[must_use]
+    pub fn new(name: impl Into<String>, addrs: Vec<(Ipv4Addr, u8)>) -> Self {
+        Self {
+            name: name.into(),
+            addrs,
+        }
+    }
+}
+
+/// Read `ip -j addr show`'s output.
+#[must_use]
+pub fn parse_ip_addr_json(json: &str) -> Vec<HostLink> {
+    let Ok(serde_json::Value::Array(links)) = serde_json::from_str::<serde_json::Value>(json)
+    else {
+        return Vec::new();
+    };
+    links
+        .iter()
+        .filter_map(|l| {
+            let name = l.get("ifname")?.as_str()?.to_owned();
+            let addrs = l
+                .get("addr_info")
+                .and_then(|a| a.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter(|x| x.get("family").and_then(|f| f.as_str()) == Some("inet"))
+                        .filter_map(|x| {
+                            let ip = x.get("local")?.as_str()?.parse().ok()?;
+                            let len = u8::try_from(x.get("prefixlen")?.as_u64()?).ok()?;
+                            Some((ip, len))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(HostLink { name, addrs })
+        })
+        .collect()
 }
 
 impl Observed {

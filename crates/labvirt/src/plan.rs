@@ -232,6 +232,39 @@ pub fn plan(want: &Desired, host: &crate::model::Host, have: &Observed) -> Plan 
                 });
             }
         }
+        // Pre-flight on the host's own interfaces: a bridge name or subnet
+        // that no libvirt network accounts for (libvirt's own are checked above).
+        let libvirt_bridges: Vec<&str> = have
+            .networks
+            .iter()
+            .filter_map(|o| o.spec.bridge.as_deref())
+            .collect();
+        for l in have
+            .links
+            .iter()
+            .filter(|l| !libvirt_bridges.contains(&l.name.as_str()))
+        {
+            if l.name == n.bridge {
+                conflicts.push(Conflict {
+                    wanted: format!("network {} (bridge {})", n.name, n.bridge),
+                    existing: format!("interface {}", l.name),
+                    reason: format!(
+                        "the host already has an interface {} that is no libvirt network's",
+                        l.name
+                    ),
+                });
+            } else if let Some(a) = l
+                .addrs
+                .iter()
+                .find(|a| overlaps(**a, (n.gateway, n.prefix)))
+            {
+                conflicts.push(Conflict {
+                    wanted: format!("network {} ({}/{})", n.name, n.gateway, n.prefix),
+                    existing: format!("interface {} ({}/{})", l.name, a.0, a.1),
+                    reason: "the host already uses an address in this subnet".to_owned(),
+                });
+            }
+        }
         let (change, edits, start) = match have.network(&n.name) {
             None => (Change::Create, HostEdits::default(), true),
             Some(o) if !ours(&o.owner) => (Change::Keep, HostEdits::default(), false),

@@ -252,3 +252,58 @@ fn a_budget_overrun_refuses_the_plan() {
     assert_eq!(p.budget.overruns[0].excess(), 7 - 2);
     let _: &ObservedDomain = &parse_domain("<domain><name>x</name></domain>").unwrap();
 }
+
+#[test]
+fn host_interfaces_in_the_way_are_conflicts_too() {
+    use labvirt::observe::{HostLink, parse_ip_addr_json};
+    let (lab, d) = want();
+    let mut have = Observed::default();
+    have.links = parse_ip_addr_json(
+        r#"[{"ifname":"lo","addr_info":[{"family":"inet","local":"127.0.0.1","prefixlen":8}]},
+            {"ifname":"lk-public","addr_info":[]},
+            {"ifname":"eth1","addr_info":[{"family":"inet6","local":"fd00::1","prefixlen":64},{"family":"inet","local":"10.0.3.77","prefixlen":16}]}]"#,
+    );
+    assert_eq!(
+        have.links[2],
+        HostLink::new("eth1", vec![("10.0.3.77".parse().unwrap(), 16)])
+    );
+    let p = plan(&d, &lab.host, &have);
+    let got: Vec<(&str, &str)> = p
+        .conflicts
+        .iter()
+        .map(|c| (c.wanted.as_str(), c.existing.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "network management (10.0.0.1/24)",
+                "interface eth1 (10.0.3.77/16)"
+            ),
+            ("network public (bridge lk-public)", "interface lk-public"),
+            (
+                "network public (10.0.1.1/24)",
+                "interface eth1 (10.0.3.77/16)"
+            ),
+            (
+                "network private (10.0.2.1/24)",
+                "interface eth1 (10.0.3.77/16)"
+            ),
+            (
+                "network database (10.0.3.1/24)",
+                "interface eth1 (10.0.3.77/16)"
+            ),
+            (
+                "network container (10.0.4.1/24)",
+                "interface eth1 (10.0.3.77/16)"
+            ),
+        ]
+    );
+    // Once labvirt's own networks hold those bridges, they are not in the way.
+    let mut ours = host_of(&d);
+    ours.links = vec![HostLink::new(
+        "lk-public",
+        vec![("10.0.1.1".parse().unwrap(), 24)],
+    )];
+    assert!(plan(&d, &lab.host, &ours).conflicts.is_empty());
+}

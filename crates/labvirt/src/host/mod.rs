@@ -341,7 +341,26 @@ impl Libvirt {
                 volumes,
             });
         }
+        // The test driver's host is imaginary; this machine's links are not its.
+        if self.is_local() && !self.uri.starts_with("test:") {
+            out.links = self.host_links();
+        }
         Ok(out)
+    }
+
+    /// The interfaces of the daemon's network namespace (`ip -j addr show`).
+    /// Best effort: without `ip` the pre-flight covers libvirt's objects only.
+    fn host_links(&self) -> Vec<observe::HostLink> {
+        let mut cmd = Command::new("ip");
+        if let Some(ns) = &self.netns {
+            cmd.args(["-n", ns]);
+        }
+        match cmd.args(["-j", "addr", "show"]).output() {
+            Ok(o) if o.status.success() => {
+                observe::parse_ip_addr_json(&String::from_utf8_lossy(&o.stdout))
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn observe_domain(&self, d: &Domain) -> Result<ObservedDomain, HostError> {
