@@ -81,7 +81,14 @@ pub enum IsoError {
     /// A file name the image cannot hold.
     #[error("file name {0:?} must be 1 to 64 ASCII characters")]
     BadName(String),
+    /// The files together are larger than a seed image may be.
+    #[error("{0} bytes of files are more than a seed image holds (64 MiB)")]
+    TooLarge(usize),
 }
+
+/// The most a seed image holds: far above any seed, and far below where
+/// sector numbers would overflow.
+const MAX_BYTES: usize = 64 << 20;
 
 /// An ISO 9660 image with volume label `label` holding `files` (name, content)
 /// in its root directory.
@@ -93,6 +100,10 @@ pub fn build(label: &str, files: &[(&str, &[u8])]) -> Result<Vec<u8>, IsoError> 
         if name.is_empty() || name.len() > 64 || !name.is_ascii() {
             return Err(IsoError::BadName((*name).to_owned()));
         }
+    }
+    let bytes: usize = files.iter().map(|(_, d)| d.len()).sum();
+    if bytes > MAX_BYTES {
+        return Err(IsoError::TooLarge(bytes));
     }
     // Layout: 16 system sectors, PVD, SVD (Joliet), terminator, 2 path tables
     // per tree, one root directory sector per tree, then the files.

@@ -87,6 +87,12 @@ pub enum HostError {
         #[source]
         source: crate::iso::IsoError,
     },
+    /// libvirt accepted no more bytes of an upload.
+    #[error("the upload of volume {volume} stalled")]
+    UploadStalled {
+        /// The volume.
+        volume: String,
+    },
     /// Re-plugging a guest's NIC after a network restart failed.
     #[error("cannot re-plug {tap} into bridge {bridge}")]
     Replug {
@@ -860,11 +866,18 @@ impl Libvirt {
         }
         let mut sent = 0;
         while sent < iso.len() {
-            sent += call(
+            let n = call(
                 "upload",
                 format!("volume {}", vs.name),
                 stream.send(&iso[sent..]),
             )?;
+            if n == 0 {
+                let _ = stream.abort();
+                return Err(HostError::UploadStalled {
+                    volume: vs.name.clone(),
+                });
+            }
+            sent += n;
         }
         call(
             "finish the upload of",
