@@ -874,7 +874,7 @@ impl Libvirt {
             if n == 0 {
                 let _ = stream.abort();
                 return Err(HostError::UploadStalled {
-                    volume: vs.name.clone(),
+                    volume: vs.name,
                 });
             }
             sent += n;
