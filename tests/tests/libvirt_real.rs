@@ -91,8 +91,19 @@ mod real {
 
         // A fifth VM: its reservation and DNS record reach every running
         // dnsmasq live, without restarting any network.
+        // Its disk is an overlay on a base image in its pool.
+        let base = d.scratch().join("images/base.qcow2");
+        let out = std::process::Command::new("qemu-img")
+            .args(["create", "-q", "-f", "qcow2", base.to_str().unwrap(), "64M"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let text = d.reference_lab_text()
-            + "[[vm]]\nname = \"extra\"\nsegment = \"private\"\nvcpus = 1\nmemory_mib = 256\ndisk_gib = 1\npool = \"fast\"\nip = \"10.0.2.50\"\nssh_port = 2240\nautostart = false\n";
+            + "[[vm]]\nname = \"extra\"\nsegment = \"private\"\nvcpus = 1\nmemory_mib = 256\ndisk_gib = 1\npool = \"fast\"\nip = \"10.0.2.50\"\nssh_port = 2240\nautostart = false\nbase_image = \"base.qcow2\"\n";
         let grown = labvirt::parse("grown.toml", &text).unwrap();
         let planned = host.plan(&grown).unwrap();
         for n in &planned.plan.networks {
@@ -116,6 +127,18 @@ mod real {
             answer.contains("10.0.2.50"),
             "Database's dnsmasq answers for a Private VM added live: {answer}"
         );
+        let info = std::process::Command::new("qemu-img")
+            .args([
+                "info",
+                "-U",
+                "--output=json",
+                d.scratch().join("images/extra.qcow2").to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+        assert_eq!(info["backing-filename"], base.to_str().unwrap(), "{info}");
+        assert_eq!(info["virtual-size"], 1u64 << 30);
         let live = d.virsh(&["net-dumpxml", "private"]);
         assert!(live.contains("name='extra' ip='10.0.2.50'"), "{live}");
         assert!(host.plan(&grown).unwrap().plan.is_noop());

@@ -873,9 +873,7 @@ impl Libvirt {
             )?;
             if n == 0 {
                 let _ = stream.abort();
-                return Err(HostError::UploadStalled {
-                    volume: vs.name,
-                });
+                return Err(HostError::UploadStalled { volume: vs.name });
             }
             sent += n;
         }
