@@ -239,6 +239,25 @@ mod driver {
     }
 
     #[test]
+    fn migrate_default_moves_nothing_before_the_lab_networks_run() {
+        let (_dir, uri) = node(
+            "<network><name>default</name><uuid>c1f0c0c4-5d1f-4d33-9d1c-000000000003</uuid><bridge name='virbr0'/>\
+             <ip address='192.168.122.1' netmask='255.255.255.0'/></network>\
+             <domain type='test'><name>db1</name><memory>1048576</memory><vcpu>1</vcpu><os><type>hvm</type></os>\
+             <devices><interface type='network'><mac address='52:54:00:2f:22:79'/><source network='default'/></interface></devices></domain>",
+        );
+        let host = Libvirt::open(&uri).unwrap();
+        let lab = reference(&uri, |t| t);
+        let before = host.observe().unwrap();
+        let err = host.migrate_default(&lab, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(&err, labvirt::host::HostError::NotRunning { network, vm } if network == "database" && vm == "db1"),
+            "{err}"
+        );
+        assert_eq!(host.observe().unwrap(), before);
+    }
+
+    #[test]
     fn status_reports_networks_and_vms() {
         let (_dir, uri) = node("");
         let host = Libvirt::open(&uri).unwrap();

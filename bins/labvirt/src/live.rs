@@ -92,7 +92,17 @@ pub(crate) fn run(which: Live, target: &Target, out: &Output) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Live::MigrateDefault => {
-            let report = host.migrate_default(&lab, &mut progress)?;
+            let report = match host.migrate_default(&lab, &mut progress) {
+                Ok(r) => r,
+                Err(e @ labvirt::host::HostError::NotRunning { .. }) => {
+                    out.error(&e.to_string());
+                    out.hint(
+                        "apply the lab first: `labvirt apply` defines and starts its networks",
+                    );
+                    return Ok(crate::EXIT_FAIL);
+                }
+                Err(e) => return Err(e.into()),
+            };
             match target.format {
                 Format::Json => json(&report)?,
                 Format::Text => data(&render::migrated(&report))?,

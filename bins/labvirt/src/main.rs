@@ -26,7 +26,8 @@ Without LAB, commands use the built-in reference lab.
 
 Exit status:
   0  success: the lab is valid; the plan can be applied; apply, destroy or migrate-default finished
-  1  the lab is invalid, or the plan is refused (a pre-flight conflict or the budget): nothing changed
+  1  the lab is invalid, the plan is refused (a pre-flight conflict or the budget), or
+     migrate-default finds a VM's network not running: nothing changed
   2  usage error, a file could not be read or written, libvirt could not be reached or a
      libvirt call failed (apply: the steps before it stay done; apply again to continue)
 

@@ -87,6 +87,14 @@ pub enum HostError {
         #[source]
         source: crate::iso::IsoError,
     },
+    /// A VM's segment network is not defined and running (the lab is not applied yet).
+    #[error("network {network}, where VM {vm} belongs, is not running; nothing was moved")]
+    NotRunning {
+        /// The network.
+        network: String,
+        /// The VM that would move to it.
+        vm: String,
+    },
     /// libvirt accepted no more bytes of an upload.
     #[error("the upload of volume {volume} stalled")]
     UploadStalled {
@@ -1056,6 +1064,21 @@ impl Libvirt {
         progress: &mut dyn FnMut(&str),
     ) -> Result<MigrateReport, HostError> {
         let observed = self.observe()?;
+        // Every target network must be running before any NIC moves, so a
+        // migration is never left half done for want of one.
+        for d in &observed.domains {
+            let Some(vm) = lab.vm(&d.name) else { continue };
+            if d.nics
+                .iter()
+                .any(|n| n.network.as_deref() == Some("default"))
+                && !observed.network(&vm.segment).is_some_and(|n| n.active)
+            {
+                return Err(HostError::NotRunning {
+                    network: vm.segment.clone(),
+                    vm: d.name.clone(),
+                });
+            }
+        }
         let mut report = MigrateReport::default();
         for d in &observed.domains {
             let on_default: Vec<_> = d
