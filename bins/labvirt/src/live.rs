@@ -35,7 +35,14 @@ pub(crate) fn run(which: Live, target: &Target, out: &Output) -> Result<u8> {
         Err(c) => return Ok(c),
     };
     let uri = target.uri.clone().unwrap_or_else(|| lab.host.uri.clone());
-    let host = Libvirt::open(&uri)?;
+    let host = match Libvirt::open(&uri) {
+        Ok(h) => h,
+        Err(e) => {
+            out.error(&format!("{:#}", anyhow::Error::new(e)));
+            out.hint("is libvirtd running and its socket reachable? set the lab's host uri, or pass --uri");
+            return Ok(crate::EXIT_USAGE);
+        }
+    };
     let mut progress = |s: &str| out.note(&format!("  {s}"));
     match which {
         Live::Plan | Live::Apply => {
