@@ -2,7 +2,7 @@
 //! labfile, notes can point into another crate's section, an unknown section
 //! is reported once, and every crate's diagnostics come out as one sorted list.
 //!
-//! labvirt is the real crate. labdocker, labbackup and labsec do not exist
+//! labvirt and labbackup are the real crates. labdocker and labsec do not exist
 //! yet; their readers here are stand-ins written against labfile's public
 //! readers, reading the sections those crates' issues fix (docs/lab-file.md).
 //! Replace them with the real crates as they land.
@@ -55,12 +55,13 @@ socket = "unix:///var/run/docker.sock"
 
 [backup]
 repository = "/mnt/backup/labkit"
+password_file = "/etc/labkit/backup.pass"
 
 [security]
 auto_updates = "security"
 "#;
 
-/// labdocker, labbackup, labsec: one section each.
+/// labdocker, labsec: one section each.
 fn one_section(doc: &Document, name: &str, key: &'static str, sink: &mut Sink) {
     if let Some(mut t) = doc.section(name).and_then(|s| s.table(sink)) {
         let _ = t.required_str(key, "required", sink);
@@ -87,7 +88,7 @@ fn five_crates_read_one_file_each_its_own_sections() {
     );
     assert_eq!(doc.taken()[3..], ["host", "vm"]);
     one_section(&doc, "docker", "data_root", &mut sink);
-    one_section(&doc, "backup", "repository", &mut sink);
+    assert!(labbackup::read(&doc, &mut sink).is_some());
     one_section(&doc, "security", "auto_updates", &mut sink);
     doc.finish(&mut sink);
     doc.finish(&mut sink);
@@ -157,4 +158,15 @@ fn labvirt_reads_exactly_the_sections_the_registry_gives_it() {
         .map(|s| s.name)
         .collect();
     assert_eq!(labvirt::LABVIRT_SECTIONS, registry.as_slice());
+}
+
+/// labbackup's list is the registry's too.
+#[test]
+fn labbackup_reads_exactly_the_sections_the_registry_gives_it() {
+    let registry: Vec<&str> = labfile::sections::SECTIONS
+        .iter()
+        .filter(|s| s.owner == "labbackup")
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(labbackup::LABBACKUP_SECTIONS, registry.as_slice());
 }

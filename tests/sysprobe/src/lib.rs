@@ -12,7 +12,8 @@
 //! - `labkit_iptables`: that, and `iptables` and `iptables-restore`;
 //! - `labkit_libvirtd`: network namespaces, and libvirtd, qemu-system-x86_64,
 //!   dnsmasq, qemu-img, virsh and apt-get (the guest harness downloads a kernel);
-//! - `labkit_xorriso`: xorriso, to read ISO 9660 images back.
+//! - `labkit_xorriso`: xorriso, to read ISO 9660 images back;
+//! - `labkit_restic`: restic, to read labbackup's repositories and write its own.
 
 // Build scripts talk to cargo on stdout.
 #![allow(clippy::print_stdout)]
@@ -51,6 +52,8 @@ pub struct Probe {
     pub libvirtd: bool,
     /// xorriso is installed.
     pub xorriso: bool,
+    /// restic is installed.
+    pub restic: bool,
 }
 
 /// Look at this machine.
@@ -75,12 +78,14 @@ pub fn probe() -> Probe {
         .iter()
         .all(|p| std::path::Path::new(p).exists());
     let xorriso = runs("xorriso", &["-version"]);
+    let restic = runs("restic", &["version"]);
     Probe {
         root,
         netns,
         iptables,
         libvirtd,
         xorriso,
+        restic,
     }
 }
 
@@ -92,6 +97,7 @@ pub fn emit() {
         "labkit_iptables",
         "labkit_libvirtd",
         "labkit_xorriso",
+        "labkit_restic",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -110,6 +116,7 @@ pub fn emit() {
         (p.iptables, "labkit_iptables"),
         (p.libvirtd, "labkit_libvirtd"),
         (p.xorriso, "labkit_xorriso"),
+        (p.restic, "labkit_restic"),
     ] {
         if on {
             println!("cargo::rustc-cfg={cfg}");

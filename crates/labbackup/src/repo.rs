@@ -1,0 +1,355 @@
+//! The repository: init, back up a set, list snapshots, restore — through
+//! rustic_core, so what labbackup writes is a restic repository.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use rustic_backend::BackendOptions;
+use rustic_core::{
+    BackupOptions, ConfigOptions, Credentials, KeyOptions, LocalDestination, LsOptions, PathList,
+    Repository, RepositoryOptions, RestoreOptions, SnapshotOptions,
+};
+use serde::Serialize;
+
+use crate::model::{Backup, BackupSet, PasswordSource};
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackupError {
+    /// The password file could not be read.
+    #[error("cannot read the password file {path}")]
+    PasswordFile {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The password command failed or printed nothing.
+    #[error("the password command {program} failed ({status})")]
+    PasswordCommand {
+        /// Its program.
+        program: String,
+        /// Its exit status or why it could not run.
+        status: String,
+    },
+    /// The password is empty.
+    #[error("the repository password is empty")]
+    EmptyPassword,
+    /// A rustic_core operation failed.
+    #[error("cannot {action} the repository at {repository}")]
+    Repository {
+        /// What labbackup was doing.
+        action: &'static str,
+        /// Where.
+        repository: String,
+        /// rustic_core's error.
+        #[source]
+        source: Box<rustic_core::RusticError>,
+    },
+    /// A set's paths cannot be used.
+    #[error("cannot use the paths of set {set}")]
+    Paths {
+        /// The set.
+        set: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The lab file has no such set.
+    #[error("there is no backup set {0:?}")]
+    NoSuchSet(String),
+    /// The set has no snapshot yet.
+    #[error("set {0} has no snapshot")]
+    NoSnapshot(String),
+    /// Restoring into a directory that has files in it.
+    #[error("the restore target {} is not empty", .0.display())]
+    TargetNotEmpty(PathBuf),
+    /// The restore target could not be prepared.
+    #[error("cannot prepare the restore target {}", .path.display())]
+    Target {
+        /// The target.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The repository's password, from its source. It never goes to argv, the
+/// environment of hooks, logs or errors.
+///
+/// # Errors
+/// [`BackupError`] when it cannot be read or is empty.
+pub fn password(src: &PasswordSource) -> Result<String, BackupError> {
+    let text = match src {
+        PasswordSource::File(path) => {
+            std::fs::read_to_string(path).map_err(|source| BackupError::PasswordFile {
+                path: path.clone(),
+                source,
+            })?
+        }
+        PasswordSource::Command(argv) => {
+            let program = argv.first().cloned().unwrap_or_default();
+            let out = Command::new(&program)
+                .args(&argv[1..])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .map_err(|e| BackupError::PasswordCommand {
+                    program: program.clone(),
+                    status: e.to_string(),
+                })?;
+            if !out.status.success() {
+                return Err(BackupError::PasswordCommand {
+                    program,
+                    status: out.status.to_string(),
+                });
+            }
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        }
+    };
+    let first = text.lines().next().unwrap_or("").to_owned();
+    if first.is_empty() {
+        return Err(BackupError::EmptyPassword);
+    }
+    Ok(first)
+}
+
+/// A snapshot, as `snapshots` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct SnapshotInfo {
+    /// Its id (hex).
+    pub id: String,
+    /// When it was taken (RFC 3339).
+    pub time: String,
+    /// The host it was taken on.
+    pub host: String,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Its paths.
+    pub paths: Vec<String>,
+}
+
+/// A connection to the lab's repository.
+#[derive(Debug)]
+pub struct Repo {
+    backup: Backup,
+    password: String,
+}
+
+fn fail(
+    action: &'static str,
+    repository: &str,
+) -> impl FnOnce(Box<rustic_core::RusticError>) -> BackupError + use<> {
+    let repository = repository.to_owned();
+    move |source| BackupError::Repository {
+        action,
+        repository,
+        source,
+    }
+}
+
+impl Repo {
+    /// The repository of `backup`, its password read from its source.
+    ///
+    /// # Errors
+    /// The password cannot be read.
+    pub fn new(backup: &Backup) -> Result<Self, BackupError> {
+        Ok(Self {
+            password: password(&backup.password)?,
+            backup: backup.clone(),
+        })
+    }
+
+    fn repository(&self, action: &'static str) -> Result<Repository<()>, BackupError> {
+        let r = self.backup.repository.as_str();
+        let backends = BackendOptions::default()
+            .repository(r)
+            .to_backends()
+            .map_err(fail(action, r))?;
+        Repository::new(&RepositoryOptions::default(), &backends).map_err(fail(action, r))
+    }
+
+    /// Create the repository.
+    ///
+    /// # Errors
+    /// It exists already, or cannot be written.
+    pub fn init(&self) -> Result<(), BackupError> {
+        let r = self.backup.repository.as_str();
+        self.repository("initialise")?
+            .init(
+                &Credentials::password(&self.password),
+                &KeyOptions::default(),
+                &ConfigOptions::default(),
+            )
+            .map_err(fail("initialise", r))?;
+        Ok(())
+    }
+
+    /// Back up `set` as one snapshot tagged with its name (and its tags), as
+    /// taken on `host` (default: this machine's host name).
+    ///
+    /// # Errors
+    /// The repository cannot be opened or written.
+    pub fn backup_set(
+        &self,
+        set: &BackupSet,
+        host: Option<&str>,
+    ) -> Result<SnapshotInfo, BackupError> {
+        let r = self.backup.repository.as_str();
+        let repo = self
+            .repository("open")?
+            .open(&Credentials::password(&self.password))
+            .map_err(fail("open", r))?
+            .to_indexed_ids()
+            .map_err(fail("index", r))?;
+        let mut snap_opts = SnapshotOptions::default();
+        if let Some(h) = host {
+            snap_opts = snap_opts.host(h.to_owned());
+        }
+        let mut tags = vec![set.name.clone()];
+        tags.extend(set.tags.iter().cloned());
+        snap_opts = snap_opts
+            .add_tags(&tags.join(","))
+            .map_err(fail("tag a snapshot of", r))?;
+        let snap = snap_opts
+            .to_snapshot()
+            .map_err(fail("start a snapshot in", r))?;
+        let mut opts = BackupOptions::default();
+        opts.excludes.globs = set.exclude.iter().map(|g| format!("!{g}")).collect();
+        let source: PathList = set.paths.iter().map(PathBuf::from).collect();
+        let source = source.sanitize().map_err(|e| BackupError::Paths {
+            set: set.name.clone(),
+            source: Box::new(e),
+        })?;
+        let s = repo
+            .backup(&opts, &source, snap)
+            .map_err(fail("back up to", r))?;
+        Ok(info(&s))
+    }
+
+    /// Every snapshot, oldest first.
+    ///
+    /// # Errors
+    /// The repository cannot be opened.
+    pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>, BackupError> {
+        let r = self.backup.repository.as_str();
+        let repo = self
+            .repository("open")?
+            .open(&Credentials::password(&self.password))
+            .map_err(fail("open", r))?;
+        let mut all: Vec<_> = repo
+            .get_all_snapshots()
+            .map_err(fail("list the snapshots of", r))?;
+        all.sort_by(|a, b| a.time.cmp(&b.time));
+        Ok(all.iter().map(info).collect())
+    }
+
+    /// The snapshots of `set` (tagged with its name), for a retention decision.
+    ///
+    /// # Errors
+    /// The repository cannot be opened.
+    pub fn candidates(&self, set: &str) -> Result<Vec<crate::retention::Candidate>, BackupError> {
+        let r = self.backup.repository.as_str();
+        let repo = self
+            .repository("open")?
+            .open(&Credentials::password(&self.password))
+            .map_err(fail("open", r))?;
+        Ok(repo
+            .get_all_snapshots()
+            .map_err(fail("list the snapshots of", r))?
+            .into_iter()
+            .filter(|s| s.tags.contains(set))
+            .map(|s| {
+                crate::retention::Candidate::new(s.id.to_hex().as_str().to_owned(), s.time.clone())
+            })
+            .collect())
+    }
+
+    /// Restore the newest snapshot of `set` (or `snapshot`, an id prefix) into
+    /// `target`, which must be empty or missing unless `overwrite`.
+    ///
+    /// # Errors
+    /// No such set or snapshot, a target with files in it, or the repository failed.
+    pub fn restore(
+        &self,
+        set: &str,
+        snapshot: Option<&str>,
+        target: &Path,
+        overwrite: bool,
+    ) -> Result<(), BackupError> {
+        if self.backup.set(set).is_none() {
+            return Err(BackupError::NoSuchSet(set.to_owned()));
+        }
+        if !overwrite && target.exists() {
+            let mut entries = std::fs::read_dir(target).map_err(|source| BackupError::Target {
+                path: target.to_owned(),
+                source,
+            })?;
+            if entries.next().is_some() {
+                return Err(BackupError::TargetNotEmpty(target.to_owned()));
+            }
+        }
+        let r = self.backup.repository.as_str();
+        let repo = self
+            .repository("open")?
+            .open(&Credentials::password(&self.password))
+            .map_err(fail("open", r))?
+            .to_indexed()
+            .map_err(fail("index", r))?;
+        let wanted = set.to_owned();
+        let id = match snapshot {
+            Some(id) => id.to_owned(),
+            None => {
+                let mut snaps: Vec<_> = repo
+                    .get_all_snapshots()
+                    .map_err(fail("list the snapshots of", r))?
+                    .into_iter()
+                    .filter(|s| s.tags.contains(&wanted))
+                    .collect();
+                snaps.sort_by(|a, b| a.time.cmp(&b.time));
+                snaps
+                    .last()
+                    .map(|s| s.id.to_string())
+                    .ok_or_else(|| BackupError::NoSnapshot(wanted.clone()))?
+            }
+        };
+        let node = repo
+            .node_from_snapshot_path(&id, |_| true)
+            .map_err(fail("find the snapshot in", r))?;
+        let ls = LsOptions::default();
+        let opts = RestoreOptions::default();
+        let dest_text = format!("{}/", target.display());
+        let dest = LocalDestination::new(&dest_text, true, !node.is_dir())
+            .map_err(fail("restore from", r))?;
+        let plan = repo
+            .prepare_restore(
+                &opts,
+                repo.ls(&node, &ls).map_err(fail("read", r))?,
+                &dest,
+                false,
+            )
+            .map_err(fail("plan the restore from", r))?;
+        repo.restore(
+            plan,
+            &opts,
+            repo.ls(&node, &ls).map_err(fail("read", r))?,
+            &dest,
+        )
+        .map_err(fail("restore from", r))?;
+        Ok(())
+    }
+}
+
+fn info(s: &rustic_core::repofile::SnapshotFile) -> SnapshotInfo {
+    SnapshotInfo {
+        id: s.id.to_hex().as_str().to_owned(),
+        time: s.time.to_string(),
+        host: s.hostname.clone(),
+        tags: s.tags.iter().cloned().collect(),
+        paths: s.paths.iter().cloned().collect(),
+    }
+}
