@@ -21,7 +21,8 @@ the repository, its password's source and the sets; - reads standard input.
 
 Exit status:
   0  success
-  1  the lab is invalid, or a set could not be backed up (the others were)
+  1  the lab is invalid, a set could not be backed up (the others were), or
+     check found errors
   2  usage error, a file could not be read, or the repository refused (a wrong
      password, a non-empty restore target): nothing was changed
 
@@ -80,16 +81,24 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
-    /// Show which snapshots the retention policy keeps per set, and why.
+    /// Apply the retention policy per set: forget what it does not keep, then prune.
     Forget {
         /// Lab file.
         lab: PathBuf,
-        /// Only show the decision (the only mode in this version).
-        #[arg(long, required = true)]
+        /// Only show what would be forgotten and why each kept snapshot is kept.
+        #[arg(long)]
         dry_run: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+    },
+    /// Check the repository; exit 1 on any finding.
+    Check {
+        /// Lab file.
+        lab: PathBuf,
+        /// Share of pack data to read, 0 to 100 (default: the lab's check_read_data_percent).
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+        read_data_percent: Option<u8>,
     },
     /// Restore a set's newest snapshot (or SNAPSHOT) into an empty directory.
     Restore {
@@ -131,6 +140,7 @@ fn run(cmd: Command, out: &Output) -> Result<u8> {
         | Command::Run { lab, .. }
         | Command::Snapshots { lab, .. }
         | Command::Forget { lab, .. }
+        | Command::Check { lab, .. }
         | Command::Restore { lab, .. } => lab.clone(),
     };
     let backup = match load(&lab, out)? {
@@ -218,34 +228,55 @@ fn run(cmd: Command, out: &Output) -> Result<u8> {
             }
             Ok(EXIT_OK)
         }
-        Command::Forget { format, .. } => {
+        Command::Forget {
+            format, dry_run, ..
+        } => {
             if backup.retention.is_empty() {
-                out.error(
-                    "the lab's retention keeps nothing; refusing to plan forgetting every snapshot",
-                );
+                out.error("the lab's retention keeps nothing; refusing to forget every snapshot");
                 out.hint("set retention = { daily = 7, weekly = 4, monthly = 12 } under [backup]");
                 return Ok(EXIT_FAIL);
             }
+            let decided = repo.forget(dry_run)?;
             let mut all = serde_json::Map::new();
             let mut t = String::new();
-            for s in &backup.sets {
-                let d = labbackup::retention::decide(&backup.retention, &repo.candidates(&s.name)?);
-                for x in &d {
+            for (set, d) in &decided {
+                for x in d {
                     t.push_str(&format!(
-                        "{:<16} {}  {}  {}\n",
-                        s.name,
+                        "{set:<16} {}  {}  {}\n",
                         &x.id[..8],
                         if x.keep { "keep  " } else { "forget" },
                         x.reasons.join(", ")
                     ));
                 }
-                all.insert(s.name.clone(), serde_json::to_value(&d)?);
+                all.insert(set.clone(), serde_json::to_value(d)?);
             }
             match format {
                 Format::Json => data(&(serde_json::to_string_pretty(&all)? + "\n"))?,
                 Format::Text => data(&t)?,
             }
+            if !dry_run {
+                out.note("forgotten snapshots deleted and their data pruned");
+            }
             Ok(EXIT_OK)
+        }
+        Command::Check {
+            read_data_percent, ..
+        } => {
+            let p = read_data_percent.unwrap_or(backup.check_read_data_percent);
+            out.note(&format!(
+                "checking {} (reading {p}% of the data)",
+                backup.repository
+            ));
+            let findings = repo.check(p)?;
+            for f in &findings {
+                out.error(f);
+            }
+            if findings.is_empty() {
+                data("no errors found\n")?;
+                Ok(EXIT_OK)
+            } else {
+                Ok(EXIT_FAIL)
+            }
         }
         Command::Restore {
             set,

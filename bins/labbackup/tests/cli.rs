@@ -51,6 +51,11 @@ fn init_run_snapshots_forget_and_restore() {
         "{}",
         text(&o.stdout)
     );
+    let o = labbackup(&["check", l, "--read-data-percent", "100"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(text(&o.stdout), "no errors found\n");
+    let o = labbackup(&["forget", l]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
 
     let target = dir.path().join("restored");
     let o = labbackup(&[
@@ -115,8 +120,9 @@ fn an_invalid_lab_exits_1_with_file_line_and_hint() {
     );
     assert_eq!(labbackup(&["--help"]).status.code(), Some(0));
     assert_eq!(
-        labbackup(&["forget", lab.to_str().unwrap()]).status.code(),
-        Some(2),
-        "forget needs --dry-run in this version"
+        labbackup(&["check", lab.to_str().unwrap(), "--read-data-percent", "101"])
+            .status
+            .code(),
+        Some(2)
     );
 }

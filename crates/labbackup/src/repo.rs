@@ -6,8 +6,9 @@ use std::process::{Command, Stdio};
 
 use rustic_backend::BackendOptions;
 use rustic_core::{
-    BackupOptions, ConfigOptions, Credentials, KeyOptions, LocalDestination, LsOptions, PathList,
-    Repository, RepositoryOptions, RestoreOptions, SnapshotOptions,
+    BackupOptions, CheckOptions, ConfigOptions, Credentials, KeyOptions, LocalDestination,
+    LsOptions, PathList, PruneOptions, ReadSubsetOption, Repository, RepositoryOptions,
+    RestoreOptions, SnapshotOptions,
 };
 use serde::Serialize;
 
@@ -56,6 +57,25 @@ pub enum BackupError {
         /// Why.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Another labbackup process holds the repository's lock.
+    #[error(
+        "another labbackup (pid {pid} on {host}) is writing to the repository; try again when it is done"
+    )]
+    Locked {
+        /// The holder's process id, as it wrote it.
+        pid: String,
+        /// The holder's host.
+        host: String,
+    },
+    /// The lock file could not be made.
+    #[error("cannot lock the repository with {}", .path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// The lab file has no such set.
     #[error("there is no backup set {0:?}")]
@@ -133,6 +153,58 @@ pub struct SnapshotInfo {
     pub paths: Vec<String>,
 }
 
+/// labbackup's own lock on a local repository, held while it writes or
+/// prunes: rustic_core takes no restic lock files. An OS file lock on
+/// `REPOSITORY.labbackup-lock`, beside the repository (restic does not expect
+/// files of others inside it), so it goes with the process, however it ends.
+/// restic's own `prune` takes restic's locks, not this one: do not run it
+/// while labbackup writes.
+#[derive(Debug)]
+pub struct WriteLock {
+    _file: std::fs::File,
+}
+
+fn lock(repository: &str) -> Result<Option<WriteLock>, BackupError> {
+    if !repository.starts_with('/') {
+        // A REST repository: the server serialises writes.
+        return Ok(None);
+    }
+    let path = PathBuf::from(format!(
+        "{}.labbackup-lock",
+        repository.trim_end_matches('/')
+    ));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|source| BackupError::Lock {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            let _ = file.set_len(0);
+            let _ = std::io::Write::write_all(
+                &mut &file,
+                format!("{} {}\n", std::process::id(), host.trim()).as_bytes(),
+            );
+            Ok(Some(WriteLock { _file: file }))
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let mut words = text.split_whitespace();
+            Err(BackupError::Locked {
+                pid: words.next().unwrap_or("?").to_owned(),
+                host: words.next().unwrap_or("?").to_owned(),
+            })
+        }
+        Err(std::fs::TryLockError::Error(source)) => Err(BackupError::Lock { path, source }),
+    }
+}
+
 /// A connection to the lab's repository.
 #[derive(Debug)]
 pub struct Repo {
@@ -164,6 +236,15 @@ impl Repo {
         })
     }
 
+    /// Take labbackup's lock on the repository (see [`WriteLock`]); held
+    /// until the returned value is dropped.
+    ///
+    /// # Errors
+    /// [`BackupError::Locked`] with the holder, or the lock file cannot be made.
+    pub fn write_lock(&self) -> Result<Option<WriteLock>, BackupError> {
+        lock(&self.backup.repository)
+    }
+
     fn repository(&self, action: &'static str) -> Result<Repository<()>, BackupError> {
         let r = self.backup.repository.as_str();
         let backends = BackendOptions::default()
@@ -179,6 +260,7 @@ impl Repo {
     /// It exists already, or cannot be written.
     pub fn init(&self) -> Result<(), BackupError> {
         let r = self.backup.repository.as_str();
+        let _lock = self.write_lock()?;
         self.repository("initialise")?
             .init(
                 &Credentials::password(&self.password),
@@ -200,6 +282,7 @@ impl Repo {
         host: Option<&str>,
     ) -> Result<SnapshotInfo, BackupError> {
         let r = self.backup.repository.as_str();
+        let _lock = self.write_lock()?;
         let repo = self
             .repository("open")?
             .open(&Credentials::password(&self.password))
@@ -246,6 +329,76 @@ impl Repo {
             .map_err(fail("list the snapshots of", r))?;
         all.sort_by(|a, b| a.time.cmp(&b.time));
         Ok(all.iter().map(info).collect())
+    }
+
+    /// Apply the retention policy to every set: decide, and unless `dry_run`
+    /// delete the forgotten snapshots and prune the data only they used.
+    /// Sets are decided apart (each set's snapshots carry its name as a tag).
+    ///
+    /// # Errors
+    /// The repository cannot be opened, or deleting or pruning failed.
+    pub fn forget(
+        &self,
+        dry_run: bool,
+    ) -> Result<Vec<(String, Vec<crate::retention::Decision>)>, BackupError> {
+        let r = self.backup.repository.as_str();
+        let mut out = Vec::new();
+        let mut gone = Vec::new();
+        for set in &self.backup.sets {
+            let d = crate::retention::decide(&self.backup.retention, &self.candidates(&set.name)?);
+            gone.extend(d.iter().filter(|x| !x.keep).map(|x| x.id.clone()));
+            out.push((set.name.clone(), d));
+        }
+        if dry_run || gone.is_empty() {
+            return Ok(out);
+        }
+        let _lock = self.write_lock()?;
+        let repo = self
+            .repository("open")?
+            .open(&Credentials::password(&self.password))
+            .map_err(fail("open", r))?;
+        let ids: Vec<rustic_core::repofile::SnapshotId> = repo
+            .get_all_snapshots()
+            .map_err(fail("list the snapshots of", r))?
+            .into_iter()
+            .filter(|s| gone.contains(&s.id.to_hex().as_str().to_owned()))
+            .map(|s| s.id)
+            .collect();
+        repo.delete_snapshots(&ids)
+            .map_err(fail("delete snapshots from", r))?;
+        let opts = PruneOptions::default();
+        let plan = repo.prune_plan(&opts).map_err(fail("plan pruning", r))?;
+        repo.prune(&opts, plan).map_err(fail("prune", r))?;
+        Ok(out)
+    }
+
+    /// Check the repository's structure, and read `read_data_percent` % of its
+    /// pack data (100: all of it). The findings, as rustic_core words them;
+    /// empty when the repository is sound.
+    ///
+    /// # Errors
+    /// The repository cannot be opened or read.
+    pub fn check(&self, read_data_percent: u8) -> Result<Vec<String>, BackupError> {
+        let r = self.backup.repository.as_str();
+        let repo = self
+            .repository("open")?
+            .open(&Credentials::password(&self.password))
+            .map_err(fail("open", r))?;
+        let mut opts = CheckOptions::default();
+        if read_data_percent > 0 {
+            opts.read_data = true;
+            opts.read_data_subset = if read_data_percent >= 100 {
+                ReadSubsetOption::All
+            } else {
+                ReadSubsetOption::Percentage(f64::from(read_data_percent))
+            };
+        }
+        let results = repo.check(opts).map_err(fail("check", r))?;
+        Ok(results
+            .0
+            .iter()
+            .map(|(level, e)| format!("{level:?}: {e}"))
+            .collect())
     }
 
     /// The snapshots of `set` (tagged with its name), for a retention decision.
