@@ -87,14 +87,14 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
         for named in s.named_tables("every set needs a name, e.g. name = \"configs\"", sink) {
             let mut st = named.table;
             let name = named.name.map(|n| n.value.to_owned());
-            let paths = st.optional("paths").and_then(|p| strings(p, "paths", sink));
+            let paths = st.optional("paths").and_then(|p| strings(p, sink));
             let exclude = st
                 .optional("exclude")
-                .and_then(|p| strings(p, "exclude", sink))
+                .and_then(|p| strings(p, sink))
                 .unwrap_or_default();
             let tags = st
                 .optional("tags")
-                .and_then(|p| strings(p, "tags", sink))
+                .and_then(|p| strings(p, sink))
                 .unwrap_or_default();
             let before = st.optional("before").and_then(|c| argv(c, sink));
             let after = st.optional("after").and_then(|c| argv(c, sink));
@@ -177,7 +177,7 @@ fn number(
 }
 
 /// A list of strings.
-fn strings(item: Item<'_>, what: &str, sink: &mut Sink) -> Option<Vec<String>> {
+fn strings(item: Item<'_>, sink: &mut Sink) -> Option<Vec<String>> {
     let a = item.array(sink)?;
     let mut out = Vec::new();
     for e in a.elements() {
@@ -186,7 +186,6 @@ fn strings(item: Item<'_>, what: &str, sink: &mut Sink) -> Option<Vec<String>> {
             None => return None,
         }
     }
-    let _ = what;
     Some(out)
 }
 
@@ -202,7 +201,7 @@ fn argv(item: Item<'_>, sink: &mut Sink) -> Option<Vec<String>> {
     }
     let span = item.span();
     let path = item.path();
-    let v = strings(item, "command", sink)?;
+    let v = strings(item, sink)?;
     if v.is_empty() {
         sink.push(
             Diagnostic::error(path, "an empty command")

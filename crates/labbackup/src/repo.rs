@@ -245,6 +245,14 @@ impl Repo {
         lock(&self.backup.repository)
     }
 
+    /// The repository, opened with the password (one key derivation).
+    fn open(&self) -> Result<Repository<rustic_core::OpenStatus>, BackupError> {
+        let r = self.backup.repository.as_str();
+        self.repository("open")?
+            .open(&Credentials::password(&self.password))
+            .map_err(fail("open", r))
+    }
+
     fn repository(&self, action: &'static str) -> Result<Repository<()>, BackupError> {
         let r = self.backup.repository.as_str();
         let backends = BackendOptions::default()
@@ -283,12 +291,7 @@ impl Repo {
     ) -> Result<SnapshotInfo, BackupError> {
         let r = self.backup.repository.as_str();
         let _lock = self.write_lock()?;
-        let repo = self
-            .repository("open")?
-            .open(&Credentials::password(&self.password))
-            .map_err(fail("open", r))?
-            .to_indexed_ids()
-            .map_err(fail("index", r))?;
+        let repo = self.open()?.to_indexed_ids().map_err(fail("index", r))?;
         let mut snap_opts = SnapshotOptions::default();
         if let Some(h) = host {
             snap_opts = snap_opts.host(h.to_owned());
@@ -320,10 +323,7 @@ impl Repo {
     /// The repository cannot be opened.
     pub fn snapshots(&self) -> Result<Vec<SnapshotInfo>, BackupError> {
         let r = self.backup.repository.as_str();
-        let repo = self
-            .repository("open")?
-            .open(&Credentials::password(&self.password))
-            .map_err(fail("open", r))?;
+        let repo = self.open()?;
         let mut all: Vec<_> = repo
             .get_all_snapshots()
             .map_err(fail("list the snapshots of", r))?;
@@ -342,10 +342,16 @@ impl Repo {
         dry_run: bool,
     ) -> Result<Vec<(String, Vec<crate::retention::Decision>)>, BackupError> {
         let r = self.backup.repository.as_str();
+        // One open and one listing for every set's decision and the deletion.
+        let repo = self.open()?;
+        let all = repo
+            .get_all_snapshots()
+            .map_err(fail("list the snapshots of", r))?;
         let mut out = Vec::new();
         let mut gone = Vec::new();
         for set in &self.backup.sets {
-            let d = crate::retention::decide(&self.backup.retention, &self.candidates(&set.name)?);
+            let d =
+                crate::retention::decide(&self.backup.retention, &candidates_of(&all, &set.name));
             gone.extend(d.iter().filter(|x| !x.keep).map(|x| x.id.clone()));
             out.push((set.name.clone(), d));
         }
@@ -353,15 +359,9 @@ impl Repo {
             return Ok(out);
         }
         let _lock = self.write_lock()?;
-        let repo = self
-            .repository("open")?
-            .open(&Credentials::password(&self.password))
-            .map_err(fail("open", r))?;
-        let ids: Vec<rustic_core::repofile::SnapshotId> = repo
-            .get_all_snapshots()
-            .map_err(fail("list the snapshots of", r))?
-            .into_iter()
-            .filter(|s| gone.contains(&s.id.to_hex().as_str().to_owned()))
+        let ids: Vec<rustic_core::repofile::SnapshotId> = all
+            .iter()
+            .filter(|s| gone.iter().any(|g| g == s.id.to_hex().as_str()))
             .map(|s| s.id)
             .collect();
         repo.delete_snapshots(&ids)
@@ -380,10 +380,7 @@ impl Repo {
     /// The repository cannot be opened or read.
     pub fn check(&self, read_data_percent: u8) -> Result<Vec<String>, BackupError> {
         let r = self.backup.repository.as_str();
-        let repo = self
-            .repository("open")?
-            .open(&Credentials::password(&self.password))
-            .map_err(fail("open", r))?;
+        let repo = self.open()?;
         let mut opts = CheckOptions::default();
         if read_data_percent > 0 {
             opts.read_data = true;
@@ -407,19 +404,11 @@ impl Repo {
     /// The repository cannot be opened.
     pub fn candidates(&self, set: &str) -> Result<Vec<crate::retention::Candidate>, BackupError> {
         let r = self.backup.repository.as_str();
-        let repo = self
-            .repository("open")?
-            .open(&Credentials::password(&self.password))
-            .map_err(fail("open", r))?;
-        Ok(repo
+        let repo = self.open()?;
+        let all = repo
             .get_all_snapshots()
-            .map_err(fail("list the snapshots of", r))?
-            .into_iter()
-            .filter(|s| s.tags.contains(set))
-            .map(|s| {
-                crate::retention::Candidate::new(s.id.to_hex().as_str().to_owned(), s.time.clone())
-            })
-            .collect())
+            .map_err(fail("list the snapshots of", r))?;
+        Ok(candidates_of(&all, set))
     }
 
     /// Restore the newest snapshot of `set` (or `snapshot`, an id prefix) into
@@ -447,12 +436,7 @@ impl Repo {
             }
         }
         let r = self.backup.repository.as_str();
-        let repo = self
-            .repository("open")?
-            .open(&Credentials::password(&self.password))
-            .map_err(fail("open", r))?
-            .to_indexed()
-            .map_err(fail("index", r))?;
+        let repo = self.open()?.to_indexed().map_err(fail("index", r))?;
         let wanted = set.to_owned();
         let id = match snapshot {
             Some(id) => id.to_owned(),
@@ -495,6 +479,19 @@ impl Repo {
         .map_err(fail("restore from", r))?;
         Ok(())
     }
+}
+
+/// The snapshots of `set` (tagged with its name) among `all`.
+fn candidates_of(
+    all: &[rustic_core::repofile::SnapshotFile],
+    set: &str,
+) -> Vec<crate::retention::Candidate> {
+    all.iter()
+        .filter(|s| s.tags.contains(set))
+        .map(|s| {
+            crate::retention::Candidate::new(s.id.to_hex().as_str().to_owned(), s.time.clone())
+        })
+        .collect()
 }
 
 fn info(s: &rustic_core::repofile::SnapshotFile) -> SnapshotInfo {

@@ -4,33 +4,9 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
-fn restic(repo: &Path, pass: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("restic")
-        .arg("-r")
-        .arg(repo)
-        .arg("--password-file")
-        .arg(pass)
-        .arg("--no-cache")
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("restic")
-}
-
-fn lab(repo: &Path, pass: &Path, src: &Path, retention: &str) -> labbackup::Backup {
-    labbackup::parse(
-        "lab.toml",
-        &format!(
-            "[backup]\nrepository = \"{}\"\npassword_file = \"{}\"\nretention = {retention}\n[[backup.set]]\nname = \"configs\"\npaths = [\"{}\"]\n",
-            repo.display(),
-            pass.display(),
-            src.display()
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-}
+mod common;
+use common::{lab, restic};
 
 #[test]
 #[cfg_attr(not(labkit_restic), ignore = "needs restic (Debian package restic)")]
@@ -72,7 +48,7 @@ fn forget_removes_exactly_the_forgotten_and_the_repository_stays_sound() {
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let b = lab(&repo, &pass, &src, "{ daily = 2, weekly = 3 }");
+    let b = lab(&repo, &pass, &src, Some("{ daily = 2, weekly = 3 }"));
     let r = labbackup::repo::Repo::new(&b).unwrap();
     let planned = r.forget(true).unwrap();
     let keep: BTreeSet<String> = planned[0]
@@ -150,7 +126,7 @@ fn check_reading_all_data_finds_a_flipped_byte() {
         .collect();
     std::fs::write(src.join("big.bin"), &data).unwrap();
     std::fs::write(&pass, "pw\n").unwrap();
-    let b = lab(&repo, &pass, &src, "{ last = 1 }");
+    let b = lab(&repo, &pass, &src, Some("{ last = 1 }"));
     let r = labbackup::repo::Repo::new(&b).unwrap();
     r.init().unwrap();
     r.backup_set(&b.sets[0], Some("h")).unwrap();
@@ -187,7 +163,7 @@ fn a_second_writer_is_refused_with_the_holder() {
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(src.join("f"), "x").unwrap();
     std::fs::write(&pass, "pw\n").unwrap();
-    let b = lab(&repo, &pass, &src, "{ last = 1 }");
+    let b = lab(&repo, &pass, &src, Some("{ last = 1 }"));
     let r = labbackup::repo::Repo::new(&b).unwrap();
     r.init().unwrap();
     let held = r.write_lock().unwrap();

@@ -7,6 +7,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
+mod common;
+use common::{lab, restic};
+
 fn have_restic() -> bool {
     Command::new("restic")
         .arg("version")
@@ -79,31 +82,6 @@ fn listing(root: &Path) -> Vec<String> {
     out
 }
 
-fn lab(repo: &Path, pass: &Path, src: &Path) -> labbackup::Backup {
-    labbackup::parse(
-        "lab.toml",
-        &format!(
-            "[backup]\nrepository = \"{}\"\npassword_file = \"{}\"\n[[backup.set]]\nname = \"configs\"\npaths = [\"{}\"]\n",
-            repo.display(),
-            pass.display(),
-            src.display()
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn restic(repo: &Path, pass: &Path, args: &[&str]) -> std::process::Output {
-    Command::new("restic")
-        .arg("-r")
-        .arg(repo)
-        .arg("--password-file")
-        .arg(pass)
-        .arg("--no-cache")
-        .args(args)
-        .output()
-        .expect("restic")
-}
-
 #[test]
 #[cfg_attr(not(labkit_restic), ignore = "needs restic (Debian package restic)")]
 fn restic_lists_checks_and_restores_what_labbackup_wrote() {
@@ -116,7 +94,7 @@ fn restic_lists_checks_and_restores_what_labbackup_wrote() {
     );
     std::fs::write(&pass, "correct horse battery staple\n").unwrap();
     tree(&src);
-    let b = lab(&repo, &pass, &src);
+    let b = lab(&repo, &pass, &src, None);
     let r = labbackup::repo::Repo::new(&b).unwrap();
     r.init().unwrap();
     let snap = r.backup_set(&b.sets[0], Some("labhost")).unwrap();
@@ -188,7 +166,7 @@ fn labbackup_restores_what_restic_wrote() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let b = lab(&repo, &pass, &src);
+    let b = lab(&repo, &pass, &src, None);
     let r = labbackup::repo::Repo::new(&b).unwrap();
     let snaps = r.snapshots().unwrap();
     assert_eq!((snaps.len(), snaps[0].host.as_str()), (1, "old"));
@@ -223,7 +201,7 @@ fn a_wrong_password_is_a_clear_error() {
     );
     std::fs::create_dir_all(&src).unwrap();
     std::fs::write(&pass, "right\n").unwrap();
-    let b = lab(&repo, &pass, &src);
+    let b = lab(&repo, &pass, &src, None);
     labbackup::repo::Repo::new(&b).unwrap().init().unwrap();
     std::fs::write(&pass, "wrong\n").unwrap();
     let err = labbackup::repo::Repo::new(&b)

@@ -10,6 +10,8 @@ use labbackup::Retention;
 use labbackup::retention::{Candidate, decide};
 use proptest::prelude::*;
 
+mod common;
+
 fn at(s: &str) -> Zoned {
     format!("{s}[UTC]").parse().unwrap()
 }
@@ -196,16 +198,7 @@ fn restic_forgets_exactly_what_labbackup_would() {
     std::fs::write(src.join("f"), "x").unwrap();
     std::fs::write(&pass, "pw\n").unwrap();
     let restic = |args: &[&str]| {
-        let o = std::process::Command::new("restic")
-            .arg("-r")
-            .arg(&repo)
-            .arg("--password-file")
-            .arg(&pass)
-            .arg("--no-cache")
-            .args(args)
-            .env("TZ", "UTC")
-            .output()
-            .unwrap();
+        let o = common::restic(&repo, &pass, args);
         assert!(
             o.status.success(),
             "restic {args:?}: {}",
@@ -242,11 +235,7 @@ fn restic_forgets_exactly_what_labbackup_would() {
             src.to_str().unwrap(),
         ]);
     }
-    let lab = labbackup::parse(
-        "lab.toml",
-        &format!("[backup]\nrepository = \"{}\"\npassword_file = \"{}\"\n[[backup.set]]\nname = \"configs\"\npaths = [\"/x\"]\n", repo.display(), pass.display()),
-    )
-    .unwrap();
+    let lab = common::lab(&repo, &pass, &src, None);
     let cands = labbackup::repo::Repo::new(&lab)
         .unwrap()
         .candidates("configs")

@@ -120,8 +120,7 @@ pub fn network(n: &NetworkSpec, lab: &str) -> String {
 
 /// A directory storage pool.
 #[must_use]
-pub fn pool(p: &PoolSpec, lab: &str) -> String {
-    let _ = lab;
+pub fn pool(p: &PoolSpec) -> String {
     format!(
         "<pool type='dir'>\n  <name>{}</name>\n  <target>\n    <path>{}</path>\n  </target>\n</pool>\n",
         escape(&p.name),

@@ -479,9 +479,7 @@ impl Libvirt {
                     format!("define pool {} at {}", p.name, p.path),
                 );
                 let spec = planned.desired.pools.iter().find(|s| s.name == p.name);
-                let xml = spec
-                    .map(|s| xml::pool(s, &planned.desired.lab))
-                    .unwrap_or_default();
+                let xml = spec.map(xml::pool).unwrap_or_default();
                 let pool = call(
                     "define",
                     format!("pool {}", p.name),
