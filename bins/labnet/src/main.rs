@@ -9,7 +9,7 @@ mod live;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use labcli::ColorWhen;
 
 use labnet::kernel::{ApplyOptions, Backend, LiveOptions};
@@ -214,17 +214,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let parsed = Cli::command()
-        .color(labcli::color_from_args())
-        .try_get_matches()
-        .and_then(|m| Cli::from_arg_matches(&m));
-    let cli = match parsed {
+    let cli: Cli = match labcli::parse_args() {
         Ok(c) => c,
-        Err(e) => {
-            // Help and version go to stdout with status 0; usage errors to stderr with 2.
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
     let out = labcli::Output::new(cli.global.color, cli.global.quiet);
     match commands::run(cli.command, &out) {

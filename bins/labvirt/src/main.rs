@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use labcli::{ColorWhen, Output, data};
 
 /// Exit status: success.
@@ -332,16 +332,9 @@ fn names<'a>(it: impl Iterator<Item = &'a str>) -> String {
 }
 
 fn main() -> ExitCode {
-    let parsed = Cli::command()
-        .color(labcli::color_from_args())
-        .try_get_matches()
-        .and_then(|m| Cli::from_arg_matches(&m));
-    let cli = match parsed {
+    let cli: Cli = match labcli::parse_args() {
         Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
-        }
+        Err(code) => return code,
     };
     let out = Output::new(cli.color, cli.quiet);
     match run(cli.command, &out) {

@@ -156,3 +156,21 @@ pub fn read_document(path: &Path) -> anyhow::Result<Result<Document, Diagnostics
         Err(e) => Err(e.into()),
     }
 }
+
+/// Parse the command line with `--color` (and `NO_COLOR`) applied to clap's
+/// own messages. Help and version are printed to stdout and give exit status
+/// 0; a usage error is printed to stderr and gives 2, every binary's usage
+/// status.
+///
+/// # Errors
+/// The exit code to end with when the arguments are not a command to run.
+pub fn parse_args<C: clap::Parser>() -> Result<C, std::process::ExitCode> {
+    C::command()
+        .color(color_from_args())
+        .try_get_matches()
+        .and_then(|m| C::from_arg_matches(&m))
+        .map_err(|e| {
+            let _ = e.print();
+            std::process::ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+        })
+}
