@@ -2,16 +2,28 @@
 //!
 //! Reads `[backup]` through labfile, and backs sets up, lists and restores
 //! them through rustic_core, so its repositories are restic repositories.
-//! Work in progress: see issue 9 for what is still to come (forget with
-//! retention, check, drills, status, schedules, hooks, REST).
+//! Sets run with their hooks ([`run`]), retention is decided in one pass
+//! ([`retention`]), drills restore and verify against the snapshot ([`drill`]),
+//! and [`status`] and [`schedule`] give what monitoring and systemd need.
 
 pub mod model;
 mod read;
 pub mod repo;
 pub mod retention;
+pub mod run;
+pub mod drill;
+pub mod schedule;
+pub mod status;
+
+/// The progress interface rustic_core reports through; a front end
+/// implements [`progress::ProgressBars`] and hands it to
+/// [`repo::Repo::with_progress`].
+pub mod progress {
+    pub use rustic_core::{Progress, ProgressBars, ProgressType, RusticProgress};
+}
 
 pub use model::{Backup, BackupSet, PasswordSource, Retention};
-pub use read::{LABBACKUP_SECTIONS, read};
+pub use read::{DEFAULT_STATE_DIR, LABBACKUP_SECTIONS, read};
 
 use std::sync::Arc;
 

@@ -57,6 +57,8 @@ pub struct BackupSet {
     pub after: Option<Vec<String>>,
     /// A command whose standard output is stored as one file.
     pub stdin_command: Option<Vec<String>>,
+    /// The name that file has in the snapshot (default `NAME.stdin`).
+    pub stdin_filename: String,
 }
 
 /// The `[backup]` section.
@@ -75,6 +77,8 @@ pub struct Backup {
     pub rto_minutes: Option<u32>,
     /// Most age of a set's newest snapshot, hours.
     pub rpo_hours: Option<u32>,
+    /// Where the last run, check and drill are recorded (for `status`).
+    pub state_dir: String,
     /// The sets, in file order.
     pub sets: Vec<BackupSet>,
 }

@@ -5,6 +5,10 @@ use labfile::{Diagnostic, Document, Item, Sink, Span, TableReader, did_you_mean,
 
 use crate::model::{Backup, BackupSet, PasswordSource, Retention};
 
+/// Where labbackup keeps its records (last run, check and drill) when the lab
+/// file names no `state_dir`.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/labkit/backup";
+
 /// The top-level sections labbackup reads (see `labfile::sections`).
 pub const LABBACKUP_SECTIONS: &[&str] = &["backup"];
 
@@ -82,6 +86,17 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
         number(&mut t, "check_read_data_percent", 0, 100, sink).map_or(0, |v| v as u8);
     let rto_minutes = number(&mut t, "rto_minutes", 1, 10_000_000, sink);
     let rpo_hours = number(&mut t, "rpo_hours", 1, 1_000_000, sink);
+    let state_dir = t.optional_str("state_dir", sink).map(|f| (f.value.to_owned(), f.span));
+    if let Some((d, span)) = &state_dir {
+        if !d.starts_with('/') {
+            sink.push(
+                Diagnostic::error(t.key_path("state_dir"), format!("{} is not an absolute path", quoted(d)))
+                    .value(d)
+                    .span(span.unwrap_or(t.span()))
+                    .hint("write the whole path, e.g. \"/var/lib/labkit/backup\""),
+            );
+        }
+    }
     let mut sets: Vec<BackupSet> = Vec::new();
     if let Some(s) = t.optional("set") {
         for named in s.named_tables("every set needs a name, e.g. name = \"configs\"", sink) {
@@ -99,6 +114,19 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
             let before = st.optional("before").and_then(|c| argv(c, sink));
             let after = st.optional("after").and_then(|c| argv(c, sink));
             let stdin_command = st.optional("stdin_command").and_then(|c| argv(c, sink));
+            let stdin_filename = st
+                .optional_str("stdin_filename", sink)
+                .map(|f| (f.value.to_owned(), f.span));
+            if let Some((f, span)) = &stdin_filename {
+                if f.is_empty() || f.contains('/') || f == "." || f == ".." {
+                    sink.push(
+                        Diagnostic::error(st.key_path("stdin_filename"), format!("{} is not a plain file name", quoted(f)))
+                            .value(f)
+                            .span(span.unwrap_or(st.span()))
+                            .hint("name the stored file without a directory, e.g. \"pg_dumpall.sql\""),
+                    );
+                }
+            }
             if let Some(p) = &paths {
                 for (i, path) in p.iter().enumerate() {
                     if !path.starts_with('/') {
@@ -130,6 +158,7 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
             st.finish(sink);
             if let Some(name) = name {
                 sets.push(BackupSet {
+                    stdin_filename: stdin_filename.map_or_else(|| format!("{name}.stdin"), |f| f.0),
                     name,
                     paths: paths.unwrap_or_default(),
                     exclude,
@@ -152,6 +181,7 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
         check_read_data_percent,
         rto_minutes,
         rpo_hours,
+        state_dir: state_dir.map_or_else(|| DEFAULT_STATE_DIR.to_owned(), |d| d.0),
         sets,
     })
 }

@@ -10,6 +10,7 @@ use rustic_core::{
     LsOptions, PathList, PruneOptions, ReadSubsetOption, Repository, RepositoryOptions,
     RestoreOptions, SnapshotOptions,
 };
+use rustic_core::ProgressBars;
 use serde::Serialize;
 
 use crate::model::{Backup, BackupSet, PasswordSource};
@@ -77,6 +78,28 @@ pub enum BackupError {
         #[source]
         source: std::io::Error,
     },
+    /// None of a set's paths exists.
+    #[error("none of the paths of set {0} exists")]
+    NoSourcePath(String),
+    /// The set's `stdin_command` failed; the snapshot it fed was deleted.
+    #[error("the stdin_command of set {set} failed; its partial snapshot was deleted")]
+    StdinCommand {
+        /// The set.
+        set: String,
+        /// rustic_core's report of the exit status.
+        #[source]
+        source: Box<rustic_core::RusticError>,
+    },
+    /// A snapshot's tree would restore outside the target (a `..` or `/` in a
+    /// name, an entry below a symbolic link, or a symbolic link already in
+    /// the target in the way).
+    #[error("snapshot entry {entry:?} would be restored outside {}; nothing was restored", .target.display())]
+    Escape {
+        /// The entry's path in the snapshot.
+        entry: String,
+        /// The target.
+        target: PathBuf,
+    },
     /// The lab file has no such set.
     #[error("there is no backup set {0:?}")]
     NoSuchSet(String),
@@ -138,7 +161,7 @@ pub fn password(src: &PasswordSource) -> Result<String, BackupError> {
 }
 
 /// A snapshot, as `snapshots` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct SnapshotInfo {
     /// Its id (hex).
@@ -151,6 +174,14 @@ pub struct SnapshotInfo {
     pub tags: Vec<String>,
     /// Its paths.
     pub paths: Vec<String>,
+    /// Files it holds (from its summary; 0 when it has none, as restic 0.14's).
+    pub files: u64,
+    /// Bytes of those files.
+    pub bytes: u64,
+    /// Bytes this snapshot added to the repository (before packing).
+    pub added_bytes: u64,
+    /// How long the backup took, seconds.
+    pub duration_s: f64,
 }
 
 /// labbackup's own lock on a local repository, held while it writes or
@@ -210,9 +241,20 @@ fn lock(repository: &str) -> Result<Option<WriteLock>, BackupError> {
 pub struct Repo {
     backup: Backup,
     password: String,
+    progress: Option<Shared>,
 }
 
-fn fail(
+/// Progress bars shared by every repository labbackup opens.
+#[derive(Debug, Clone)]
+struct Shared(std::sync::Arc<dyn ProgressBars>);
+
+impl ProgressBars for Shared {
+    fn progress(&self, kind: rustic_core::ProgressType, prefix: &str) -> rustic_core::Progress {
+        self.0.progress(kind, prefix)
+    }
+}
+
+pub(crate) fn fail(
     action: &'static str,
     repository: &str,
 ) -> impl FnOnce(Box<rustic_core::RusticError>) -> BackupError + use<> {
@@ -233,7 +275,21 @@ impl Repo {
         Ok(Self {
             password: password(&backup.password)?,
             backup: backup.clone(),
+            progress: None,
         })
+    }
+
+    /// Report progress (scanning, backing up, restoring, checking) to `bars`.
+    #[must_use]
+    pub fn with_progress(mut self, bars: impl ProgressBars) -> Self {
+        self.progress = Some(Shared(std::sync::Arc::new(bars)));
+        self
+    }
+
+    /// The lab's `[backup]` this repository belongs to.
+    #[must_use]
+    pub fn backup(&self) -> &Backup {
+        &self.backup
     }
 
     /// Take labbackup's lock on the repository (see [`WriteLock`]); held
@@ -254,12 +310,28 @@ impl Repo {
     }
 
     fn repository(&self, action: &'static str) -> Result<Repository<()>, BackupError> {
+        self.repository_with(action, &RepositoryOptions::default())
+    }
+
+    pub(crate) fn repository_with(
+        &self,
+        action: &'static str,
+        opts: &RepositoryOptions,
+    ) -> Result<Repository<()>, BackupError> {
         let r = self.backup.repository.as_str();
         let backends = BackendOptions::default()
             .repository(r)
             .to_backends()
             .map_err(fail(action, r))?;
-        Repository::new(&RepositoryOptions::default(), &backends).map_err(fail(action, r))
+        match &self.progress {
+            Some(p) => Repository::new_with_progress(opts, &backends, p.clone()),
+            None => Repository::new(opts, &backends),
+        }
+        .map_err(fail(action, r))
+    }
+
+    pub(crate) fn credentials(&self) -> Credentials {
+        Credentials::password(&self.password)
     }
 
     /// Create the repository.
@@ -306,6 +378,37 @@ impl Repo {
             .map_err(fail("start a snapshot in", r))?;
         let mut opts = BackupOptions::default();
         opts.excludes.globs = set.exclude.iter().map(|g| format!("!{g}")).collect();
+        if let Some(argv) = &set.stdin_command {
+            // rustic_core streams the command's output into one file; its
+            // exit status is known only after the snapshot is saved.
+            opts.stdin_command = Some(rustic_core::CommandInput::from(argv.clone()));
+            opts.stdin_filename.clone_from(&set.stdin_filename);
+            let source = PathList::from_string("-").map_err(fail("back up to", r))?;
+            let time = snap.time.clone();
+            return match repo.backup(&opts, &source, snap) {
+                Ok(s) => Ok(info(&s)),
+                Err(e) => {
+                    // The command failed after rustic_core saved the snapshot
+                    // it fed: a failed dump must not stand as the set's newest.
+                    let partial: Vec<_> = repo
+                        .get_all_snapshots()
+                        .map_err(fail("list the snapshots of", r))?
+                        .into_iter()
+                        .filter(|s| s.time == time && s.tags.contains(&set.name))
+                        .map(|s| s.id)
+                        .collect();
+                    if partial.is_empty() {
+                        return Err(fail("back up to", r)(e));
+                    }
+                    repo.delete_snapshots(&partial)
+                        .map_err(fail("delete snapshots from", r))?;
+                    Err(BackupError::StdinCommand {
+                        set: set.name.clone(),
+                        source: e,
+                    })
+                }
+            };
+        }
         let source: PathList = set.paths.iter().map(PathBuf::from).collect();
         let source = source.sanitize().map_err(|e| BackupError::Paths {
             set: set.name.clone(),
@@ -380,22 +483,8 @@ impl Repo {
     /// The repository cannot be opened or read.
     pub fn check(&self, read_data_percent: u8) -> Result<Vec<String>, BackupError> {
         let r = self.backup.repository.as_str();
-        let repo = self.open()?;
-        let mut opts = CheckOptions::default();
-        if read_data_percent > 0 {
-            opts.read_data = true;
-            opts.read_data_subset = if read_data_percent >= 100 {
-                ReadSubsetOption::All
-            } else {
-                ReadSubsetOption::Percentage(f64::from(read_data_percent))
-            };
-        }
-        let results = repo.check(opts).map_err(fail("check", r))?;
-        Ok(results
-            .0
-            .iter()
-            .map(|(level, e)| format!("{level:?}: {e}"))
-            .collect())
+        let repo = self.open()?.to_indexed().map_err(fail("index", r))?;
+        check_open(&repo, read_data_percent, r)
     }
 
     /// The snapshots of `set` (tagged with its name), for a retention decision.
@@ -454,31 +543,173 @@ impl Repo {
                     .ok_or_else(|| BackupError::NoSnapshot(wanted.clone()))?
             }
         };
-        let node = repo
-            .node_from_snapshot_path(&id, |_| true)
-            .map_err(fail("find the snapshot in", r))?;
-        let ls = LsOptions::default();
-        let opts = RestoreOptions::default();
-        let dest_text = format!("{}/", target.display());
-        let dest = LocalDestination::new(&dest_text, true, !node.is_dir())
-            .map_err(fail("restore from", r))?;
-        let plan = repo
-            .prepare_restore(
-                &opts,
-                repo.ls(&node, &ls).map_err(fail("read", r))?,
-                &dest,
-                false,
-            )
-            .map_err(fail("plan the restore from", r))?;
-        repo.restore(
-            plan,
+        restore_snapshot(&repo, &id, target, r)
+    }
+}
+
+/// Check an opened repository (see [`Repo::check`]), and name the files of
+/// each snapshot whose data lies in a damaged pack.
+pub(crate) fn check_open<S: rustic_core::IndexedFull>(
+    repo: &Repository<S>,
+    read_data_percent: u8,
+    r: &str,
+) -> Result<Vec<String>, BackupError> {
+    let mut opts = CheckOptions::default();
+    if read_data_percent > 0 {
+        opts.read_data = true;
+        opts.read_data_subset = if read_data_percent >= 100 {
+            ReadSubsetOption::All
+        } else {
+            ReadSubsetOption::Percentage(f64::from(read_data_percent))
+        };
+    }
+    let results = repo.check(opts).map_err(fail("check", r))?;
+    let mut findings: Vec<String> = results
+        .0
+        .iter()
+        .map(|(level, e)| format!("{level:?}: {e}"))
+        .collect();
+    findings.extend(affected_files(repo, &findings));
+    Ok(findings)
+}
+
+/// The 64-digit hex words of `text`: the ids rustic_core's findings name.
+fn hex_ids(text: &str) -> impl Iterator<Item = &str> {
+    text.split(|c: char| !c.is_ascii_hexdigit())
+        .filter(|w| w.len() == 64)
+}
+
+/// For findings that name packs, the snapshot files whose content is in them.
+fn affected_files<S: rustic_core::IndexedFull>(
+    repo: &Repository<S>,
+    findings: &[String],
+) -> Vec<String> {
+    let named: std::collections::HashSet<String> = findings
+        .iter()
+        .flat_map(|f| hex_ids(f).map(str::to_ascii_lowercase))
+        .collect();
+    if named.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let Ok(snaps) = repo.get_all_snapshots() else {
+        return out;
+    };
+    for snap in &snaps {
+        let id = snap.id.to_hex();
+        let Ok(node) = repo.node_from_snapshot_path(id.as_str(), |_| true) else {
+            continue;
+        };
+        let Ok(entries) = repo.ls(&node, &LsOptions::default()) else {
+            continue;
+        };
+        for (path, node) in entries.flatten() {
+            let damaged = node.content.iter().flatten().any(|blob| {
+                named.contains(blob.to_hex().as_str())
+                    || repo
+                        .get_index_entry(blob)
+                        .is_ok_and(|e| named.contains(e.pack.to_hex().as_str()))
+            });
+            if damaged {
+                out.push(format!(
+                    "affected file: /{} in snapshot {} of set {}",
+                    path.display(),
+                    &id.as_str()[..8],
+                    snap.tags.iter().next().map_or("?", String::as_str)
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Restore snapshot `id` of an opened repository into `target`, after
+/// [`contained`] has found every entry inside it.
+pub(crate) fn restore_snapshot<S: rustic_core::IndexedFull>(
+    repo: &Repository<S>,
+    id: &str,
+    target: &Path,
+    r: &str,
+) -> Result<(), BackupError> {
+    let node = repo
+        .node_from_snapshot_path(id, |_| true)
+        .map_err(fail("find the snapshot in", r))?;
+    let ls = LsOptions::default();
+    contained(
+        repo.ls(&node, &ls)
+            .map_err(fail("read", r))?
+            .map(|x| x.map_err(fail("read", r))),
+        target,
+    )?;
+    let opts = RestoreOptions::default();
+    let dest_text = format!("{}/", target.display());
+    let dest = LocalDestination::new(&dest_text, true, !node.is_dir())
+        .map_err(fail("restore from", r))?;
+    let plan = repo
+        .prepare_restore(
             &opts,
             repo.ls(&node, &ls).map_err(fail("read", r))?,
             &dest,
+            false,
         )
-        .map_err(fail("restore from", r))?;
-        Ok(())
+        .map_err(fail("plan the restore from", r))?;
+    repo.restore(
+        plan,
+        &opts,
+        repo.ls(&node, &ls).map_err(fail("read", r))?,
+        &dest,
+    )
+    .map_err(fail("restore from", r))?;
+    Ok(())
+}
+
+/// Refuse a restore that would write outside `target`: every entry's path
+/// must be plain names (no `..`, no root), no entry may lie below a symbolic
+/// link of the snapshot, and nothing may be written through a symbolic link
+/// already in the target. Checked before anything is written, so a refused
+/// restore changes nothing.
+pub(crate) fn contained(
+    entries: impl Iterator<Item = Result<(PathBuf, rustic_core::repofile::Node), BackupError>>,
+    target: &Path,
+) -> Result<(), BackupError> {
+    use std::path::Component;
+    let mut links = std::collections::HashSet::new();
+    let escape = |p: &Path| BackupError::Escape {
+        entry: p.display().to_string(),
+        target: target.to_owned(),
+    };
+    for entry in entries {
+        let (path, node) = entry?;
+        if path.as_os_str().is_empty()
+            || !path.components().all(|c| matches!(c, Component::Normal(_)))
+            || node.name.contains('/')
+        {
+            return Err(escape(&path));
+        }
+        let mut above = path.parent();
+        while let Some(a) = above.filter(|a| !a.as_os_str().is_empty()) {
+            if links.contains(a) {
+                return Err(escape(&path));
+            }
+            if target.join(a).symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+                return Err(escape(&path));
+            }
+            above = a.parent();
+        }
+        let is_link = matches!(node.node_type, rustic_core::repofile::NodeType::Symlink { .. });
+        if !is_link
+            && target
+                .join(&path)
+                .symlink_metadata()
+                .is_ok_and(|m| m.is_symlink())
+        {
+            return Err(escape(&path));
+        }
+        if is_link {
+            links.insert(path);
+        }
     }
+    Ok(())
 }
 
 /// The snapshots of `set` (tagged with its name) among `all`.
@@ -501,5 +732,9 @@ fn info(s: &rustic_core::repofile::SnapshotFile) -> SnapshotInfo {
         host: s.hostname.clone(),
         tags: s.tags.iter().cloned().collect(),
         paths: s.paths.iter().cloned().collect(),
+        files: s.summary.as_ref().map_or(0, |x| x.total_files_processed),
+        bytes: s.summary.as_ref().map_or(0, |x| x.total_bytes_processed),
+        added_bytes: s.summary.as_ref().map_or(0, |x| x.data_added),
+        duration_s: s.summary.as_ref().map_or(0.0, |x| x.backup_duration),
     }
 }
