@@ -4,9 +4,17 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
+use labbackup::drill::age;
+use labbackup::run::{HookPhase, Outcome, SetRun};
+use labbackup::schedule::ScheduleOptions;
+use labbackup::status::{CheckRecord, State, Status};
 use labcli::{ColorWhen, Output, data};
+
+mod progress;
 
 /// Exit status: success.
 const EXIT_OK: u8 = 0;
@@ -115,6 +123,67 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Disaster-recovery drill: restore the newest snapshot of each set from a
+    /// fresh, cache-less open, verify it against the snapshot, check, and
+    /// report against rto_minutes and rpo_hours; exit 1 when anything missed.
+    Drill {
+        /// Lab file.
+        lab: PathBuf,
+        /// Sets to drill (default: every set).
+        sets: Vec<String>,
+        /// Restore here and keep it (must be empty or missing; default: a
+        /// scratch directory, removed afterwards).
+        #[arg(long)]
+        target: Option<PathBuf>,
+        /// Also write drill-ID.json and drill-ID.md here (they always go
+        /// under the lab's state_dir/drills).
+        #[arg(long)]
+        report_dir: Option<PathBuf>,
+        /// Output format: text prints the Markdown report.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Newest snapshot per set against rpo_hours, repository size, last run,
+    /// check and drill; exit 1 when a target is missed or the last check or
+    /// drill failed.
+    Status {
+        /// Lab file.
+        lab: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Also write Prometheus textfile-collector metrics here, atomically.
+        #[arg(long)]
+        metrics: Option<PathBuf>,
+    },
+    /// systemd units for the daily backup (with retention and check) and the
+    /// monthly drill; printed, or installed with --write.
+    Schedule {
+        /// Lab file.
+        lab: PathBuf,
+        /// Daily start, HH:MM.
+        #[arg(long, default_value = "02:00")]
+        at: String,
+        /// Most random delay of a start (systemd time span).
+        #[arg(long, default_value = "30min")]
+        randomized_delay: String,
+        /// When the drill runs (systemd calendar event).
+        #[arg(long, default_value = "*-*-01 04:00:00")]
+        drill_on: String,
+        /// After each daily run, write metrics here (see `status --metrics`).
+        #[arg(long)]
+        metrics: Option<PathBuf>,
+        /// The labbackup binary the units run (default: this one).
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// Install the units into DIR (default /etc/systemd/system); then run
+        /// `systemctl daemon-reload` and enable the timers.
+        #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "/etc/systemd/system")]
+        write: Option<PathBuf>,
+        /// Only print the units (the default when --write is not given).
+        #[arg(long, conflicts_with = "write")]
+        dry_run: bool,
+    },
 }
 
 fn load(path: &Path, out: &Output) -> Result<Result<labbackup::Backup, u8>> {
@@ -141,13 +210,62 @@ fn run(cmd: Command, out: &Output) -> Result<u8> {
         | Command::Snapshots { lab, .. }
         | Command::Forget { lab, .. }
         | Command::Check { lab, .. }
-        | Command::Restore { lab, .. } => lab.clone(),
+        | Command::Restore { lab, .. }
+        | Command::Drill { lab, .. }
+        | Command::Status { lab, .. }
+        | Command::Schedule { lab, .. } => lab.clone(),
     };
     let backup = match load(&lab, out)? {
         Ok(b) => b,
         Err(c) => return Ok(c),
     };
-    let repo = labbackup::repo::Repo::new(&backup)?;
+    if let Command::Schedule {
+        at,
+        randomized_delay,
+        drill_on,
+        metrics,
+        binary,
+        write,
+        ..
+    } = cmd
+    {
+        let binary = match binary {
+            Some(b) => b,
+            None => std::env::current_exe()?,
+        };
+        let mut opts = ScheduleOptions::new(binary, std::path::absolute(&lab)?);
+        opts.daily_at = at;
+        opts.randomized_delay = randomized_delay;
+        opts.drill_on = drill_on;
+        opts.metrics = metrics.map(std::path::absolute).transpose()?;
+        let units = labbackup::schedule::units(&opts)?;
+        match write {
+            Some(dir) => {
+                for p in labbackup::schedule::install(&units, &dir)? {
+                    out.note(&format!("wrote {}", p.display()));
+                }
+                out.hint("run systemctl daemon-reload, then systemctl enable --now labbackup-daily.timer labbackup-drill.timer");
+            }
+            None => {
+                let mut t = String::new();
+                for u in &units {
+                    t.push_str(&format!("# {}\n{}\n", u.name, u.text));
+                }
+                data(&t)?;
+            }
+        }
+        return Ok(EXIT_OK);
+    }
+    let state = State::new(&backup.state_dir);
+    let json = matches!(
+        &cmd,
+        Command::Run { format: Format::Json, .. }
+            | Command::Drill { format: Format::Json, .. }
+    );
+    let mut repo = labbackup::repo::Repo::new(&backup)?;
+    if !out.is_quiet() && !json && std::io::stderr().is_terminal() {
+        repo = repo.with_progress(progress::Bars);
+    }
     match cmd {
         Command::Init { .. } => {
             repo.init()?;
@@ -170,42 +288,45 @@ fn run(cmd: Command, out: &Output) -> Result<u8> {
                 .iter()
                 .filter(|s| sets.is_empty() || sets.contains(&s.name))
                 .collect();
-            let mut done = Vec::new();
-            let mut failed = 0;
+            let mut runs = Vec::new();
             for s in chosen {
-                if s.stdin_command.is_some() || s.before.is_some() || s.after.is_some() {
-                    out.error(&format!(
-                        "set {}: hooks and stdin_command are not supported by this version yet",
-                        s.name
-                    ));
-                    failed += 1;
-                    continue;
-                }
                 out.note(&format!("backing up {}", s.name));
-                match repo.backup_set(s, host.as_deref()) {
-                    Ok(snap) => done.push(snap),
-                    Err(e) => {
-                        out.error(&format!("set {}: {:#}", s.name, anyhow::Error::new(e)));
-                        failed += 1;
-                    }
-                }
+                let run = repo.run_set(s, host.as_deref());
+                report_run(&run, out);
+                runs.push(run);
+            }
+            if let Err(e) = state.save_runs(&runs) {
+                out.error(&format!(
+                    "cannot record the runs in {}: {e}",
+                    state.dir().display()
+                ));
             }
             match format {
-                Format::Json => data(&(serde_json::to_string_pretty(&done)? + "\n"))?,
+                Format::Json => data(&(serde_json::to_string_pretty(&runs)? + "\n"))?,
                 Format::Text => {
                     let mut t = String::new();
-                    for s in &done {
-                        t.push_str(&format!(
-                            "snapshot {} of {} ({})\n",
-                            &s.id[..8],
-                            s.tags.join(","),
-                            s.paths.join(" ")
-                        ));
+                    for r in &runs {
+                        match &r.snapshot {
+                            Some(s) => t.push_str(&format!(
+                                "{:<16} {:<8} snapshot {}  {} files, {} bytes, {:.1} s\n",
+                                r.set,
+                                outcome(r.outcome),
+                                &s.id[..8],
+                                s.files,
+                                s.bytes,
+                                s.duration_s
+                            )),
+                            None => t.push_str(&format!("{:<16} {}\n", r.set, outcome(r.outcome))),
+                        }
                     }
                     data(&t)?;
                 }
             }
-            Ok(if failed == 0 { EXIT_OK } else { EXIT_FAIL })
+            Ok(if runs.iter().all(SetRun::is_ok) {
+                EXIT_OK
+            } else {
+                EXIT_FAIL
+            })
         }
         Command::Snapshots { format, .. } => {
             let snaps = repo.snapshots()?;
@@ -267,7 +388,15 @@ fn run(cmd: Command, out: &Output) -> Result<u8> {
                 "checking {} (reading {p}% of the data)",
                 backup.repository
             ));
+            let started = std::time::Instant::now();
             let findings = repo.check(p)?;
+            let record = CheckRecord::now(p, started.elapsed().as_secs_f64(), findings.clone());
+            if let Err(e) = state.save_check(&record) {
+                out.error(&format!(
+                    "cannot record the check in {}: {e}",
+                    state.dir().display()
+                ));
+            }
             for f in &findings {
                 out.error(f);
             }
@@ -289,7 +418,154 @@ fn run(cmd: Command, out: &Output) -> Result<u8> {
             out.note(&format!("restored {set} into {}", target.display()));
             Ok(EXIT_OK)
         }
+        Command::Drill {
+            sets,
+            target,
+            report_dir,
+            format,
+            ..
+        } => {
+            out.note(&format!(
+                "drill: opening {} as a new machine would (no cache)",
+                backup.repository
+            ));
+            let report = repo.drill(&sets, target.as_deref())?;
+            match state.save_drill(&report) {
+                Ok((j, m)) => out.note(&format!("report: {} and {}", j.display(), m.display())),
+                Err(e) => out.error(&format!(
+                    "cannot record the drill in {}: {e}",
+                    state.dir().display()
+                )),
+            }
+            if let Some(dir) = report_dir {
+                let (j, m) = report.write(&dir)?;
+                out.note(&format!("report: {} and {}", j.display(), m.display()));
+            }
+            match format {
+                Format::Json => data(&(serde_json::to_string_pretty(&report)? + "\n"))?,
+                Format::Text => data(&report.to_markdown())?,
+            }
+            for f in &report.findings {
+                out.error(f);
+            }
+            Ok(if report.passed { EXIT_OK } else { EXIT_FAIL })
+        }
+        Command::Status {
+            format, metrics, ..
+        } => {
+            let status = repo.status(&state)?;
+            if let Some(path) = metrics {
+                labbackup::status::write_atomically(&path, status.metrics().as_bytes())?;
+                out.note(&format!("metrics written to {}", path.display()));
+            }
+            match format {
+                Format::Json => data(&(serde_json::to_string_pretty(&status)? + "\n"))?,
+                Format::Text => data(&render_status(&status))?,
+            }
+            Ok(if status.healthy() { EXIT_OK } else { EXIT_FAIL })
+        }
+        Command::Schedule { .. } => Ok(EXIT_OK),
     }
+}
+
+fn outcome(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Ok => "ok",
+        Outcome::Skipped => "skipped",
+        Outcome::Partial => "partial",
+        _ => "failed",
+    }
+}
+
+/// A set's failures on standard error: hooks with their status and stderr,
+/// missing paths, the backup's error.
+fn report_run(run: &SetRun, out: &Output) {
+    for h in run.hooks.iter().filter(|h| !h.success) {
+        let phase = match h.phase {
+            HookPhase::Before => "before",
+            _ => "after",
+        };
+        let status = h
+            .exit_code
+            .map_or_else(|| "did not finish".to_owned(), |c| format!("exited {c}"));
+        out.error(&format!(
+            "set {}: the {phase} hook `{}` {status}{}",
+            run.set,
+            h.argv.join(" "),
+            if h.stderr.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", h.stderr)
+            }
+        ));
+    }
+    if run.outcome == Outcome::Skipped {
+        out.hint(&format!(
+            "set {} was not backed up because its before hook failed",
+            run.set
+        ));
+    }
+    for p in &run.missing_paths {
+        out.error(&format!(
+            "set {}: {p} does not exist; the other paths were backed up",
+            run.set
+        ));
+    }
+    if let Some(e) = &run.error {
+        out.error(&format!("set {}: {e}", run.set));
+    }
+}
+
+fn render_status(s: &Status) -> String {
+    let mut t = format!(
+        "repository {}: {} snapshots, {} bytes\n",
+        s.repository, s.snapshots, s.repository_bytes
+    );
+    for set in &s.sets {
+        let age = set
+            .age_s
+            .map_or_else(|| "no snapshot".to_owned(), |a| format!("{} old", age(a)));
+        let rpo = match (set.rpo_met, s.rpo_hours) {
+            (Some(true), Some(h)) => format!("within {h} h"),
+            (Some(false), Some(h)) => format!("OVER {h} h"),
+            _ => String::new(),
+        };
+        let last = set
+            .last_run
+            .as_ref()
+            .map_or(String::new(), |r| format!("last run {}", outcome(r.outcome)));
+        t.push_str(&format!(
+            "{:<16} {:<8} {:<16} {:<14} {last}\n",
+            set.set,
+            set.snapshot.as_deref().map_or("-", |i| &i[..8]),
+            age,
+            rpo
+        ));
+    }
+    match &s.last_check {
+        Some(c) => t.push_str(&format!(
+            "last check {}: {} ({}% of the data read)\n",
+            c.time,
+            if c.findings.is_empty() {
+                "no errors".to_owned()
+            } else {
+                format!("{} problem(s)", c.findings.len())
+            },
+            c.read_data_percent
+        )),
+        None => t.push_str("no check recorded\n"),
+    }
+    match &s.last_drill {
+        Some(d) => t.push_str(&format!(
+            "last drill {} ({}): {}, {:.1} s\n",
+            d.id,
+            d.ended,
+            if d.passed { "passed" } else { "FAILED" },
+            d.total_s
+        )),
+        None => t.push_str("no drill recorded\n"),
+    }
+    t
 }
 
 fn main() -> ExitCode {

@@ -115,9 +115,9 @@ fn verify_entry<S: IndexedFull>(
     repo: &Repository<S>,
     node: &Node,
     path: &Path,
+    shown: &str,
     findings: &mut Vec<String>,
 ) -> u64 {
-    let shown = path.display();
     let meta = match path.symlink_metadata() {
         Ok(m) => m,
         Err(e) => {
@@ -168,12 +168,24 @@ fn verify_entry<S: IndexedFull>(
             findings.push(format!("{shown}: modified time differs from the snapshot's"));
         }
     }
-    if meta.len() != node.meta.size {
-        findings.push(format!(
-            "{shown}: {} bytes instead of {}",
-            meta.len(),
-            node.meta.size
-        ));
+    // A stream's node records no size; its blobs' lengths say it.
+    let mut lengths = Vec::new();
+    for id in node.content.iter().flatten() {
+        match repo.get_index_entry(id) {
+            Ok(e) => lengths.push(e.data_length() as usize),
+            Err(_) => {
+                findings.push(format!("{shown}: blob {} is not in the index", id.to_hex().as_str()));
+                return meta.len();
+            }
+        }
+    }
+    let size = if node.meta.size == 0 {
+        lengths.iter().map(|&l| l as u64).sum()
+    } else {
+        node.meta.size
+    };
+    if meta.len() != size {
+        findings.push(format!("{shown}: {} bytes instead of {size}", meta.len()));
         return meta.len();
     }
     // Each content blob's id is the SHA-256 of its plain bytes: read the
@@ -186,14 +198,7 @@ fn verify_entry<S: IndexedFull>(
         }
     };
     let mut buf = Vec::new();
-    for (i, id) in node.content.iter().flatten().enumerate() {
-        let len = match repo.get_index_entry(id) {
-            Ok(e) => e.data_length() as usize,
-            Err(_) => {
-                findings.push(format!("{shown}: blob {} is not in the index", id.to_hex().as_str()));
-                return meta.len();
-            }
-        };
+    for (i, (id, len)) in node.content.iter().flatten().zip(lengths).enumerate() {
         buf.resize(len, 0);
         if let Err(e) = file.read_exact(&mut buf) {
             findings.push(format!("{shown}: cannot read ({e})"));
@@ -431,8 +436,14 @@ impl Repo {
                             match entry {
                                 Ok((path, node)) => {
                                     out.entries += 1;
-                                    let bytes =
-                                        verify_entry(repo, &node, &dir.join(&path), &mut findings);
+                                    let shown = format!("/{}", path.display());
+                                    let bytes = verify_entry(
+                                        repo,
+                                        &node,
+                                        &dir.join(&path),
+                                        &shown,
+                                        &mut findings,
+                                    );
                                     if node.is_file() {
                                         out.files += 1;
                                         out.bytes += bytes;

@@ -28,12 +28,15 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
         .required_str("repository", "add repository = \"/mnt/backup/labkit\" (or rest:http://HOST:PORT/PATH)", sink)
         .and_then(|r| {
             let v = r.value;
-            let ok = v.starts_with('/') || v.starts_with("rest:http://") || v.starts_with("rest:https://");
+            let ok = v.starts_with('/')
+                || v.starts_with("rest:http://")
+                || v.starts_with("rest:https://")
+                || v.starts_with("opendal:");
             if ok {
                 Some(v.to_owned())
             } else {
                 sink.push(
-                    Diagnostic::error(t.key_path("repository"), format!("{} is neither an absolute path nor a rest: URL", quoted(v)))
+                    Diagnostic::error(t.key_path("repository"), format!("{} is neither an absolute path nor a rest: or opendal: URL", quoted(v)))
                         .value(v)
                         .span(r.span)
                         .hint("write a local path such as \"/mnt/backup/labkit\", or \"rest:http://127.0.0.1:8000/labkit\""),

@@ -100,6 +100,14 @@ pub enum BackupError {
         /// The target.
         target: PathBuf,
     },
+    /// The repository's backend was left out of this build.
+    #[error("the {backend} backend is not enabled in this build (cargo feature {feature} of labbackup)")]
+    NotEnabled {
+        /// `rest` or `opendal`.
+        backend: &'static str,
+        /// The cargo feature that brings it.
+        feature: &'static str,
+    },
     /// The lab file has no such set.
     #[error("there is no backup set {0:?}")]
     NoSuchSet(String),
@@ -319,6 +327,18 @@ impl Repo {
         opts: &RepositoryOptions,
     ) -> Result<Repository<()>, BackupError> {
         let r = self.backup.repository.as_str();
+        if r.starts_with("rest:") && !cfg!(feature = "rest") {
+            return Err(BackupError::NotEnabled {
+                backend: "REST",
+                feature: "rest",
+            });
+        }
+        if r.starts_with("opendal:") && !cfg!(feature = "opendal") {
+            return Err(BackupError::NotEnabled {
+                backend: "OpenDAL",
+                feature: "opendal",
+            });
+        }
         let backends = BackendOptions::default()
             .repository(r)
             .to_backends()
@@ -728,7 +748,7 @@ fn candidates_of(
 fn info(s: &rustic_core::repofile::SnapshotFile) -> SnapshotInfo {
     SnapshotInfo {
         id: s.id.to_hex().as_str().to_owned(),
-        time: s.time.to_string(),
+        time: s.time.timestamp().to_string(),
         host: s.hostname.clone(),
         tags: s.tags.iter().cloned().collect(),
         paths: s.paths.iter().cloned().collect(),

@@ -232,7 +232,7 @@ impl Repo {
         }
         if let Some(argv) = &set.after {
             let h = hook(HookPhase::After, argv);
-            if !h.success && run.outcome == Outcome::Ok {
+            if !h.success && matches!(run.outcome, Outcome::Ok | Outcome::Partial) {
                 run.outcome = Outcome::Failed;
             }
             run.hooks.push(h);

@@ -67,6 +67,12 @@ impl Output {
         let _ = writeln!(io::stderr().lock(), "  hint: {msg}");
     }
 
+    /// Whether progress and notes are suppressed.
+    #[must_use]
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// Progress and notes; suppressed by `--quiet`.
     pub fn note(&self, msg: &str) {
         if !self.quiet {
