@@ -259,8 +259,13 @@ fn run(cmd: Command, out: &Output) -> Result<u8> {
     let state = State::new(&backup.state_dir);
     let json = matches!(
         &cmd,
-        Command::Run { format: Format::Json, .. }
-            | Command::Drill { format: Format::Json, .. }
+        Command::Run {
+            format: Format::Json,
+            ..
+        } | Command::Drill {
+            format: Format::Json,
+            ..
+        }
     );
     let mut repo = labbackup::repo::Repo::new(&backup)?;
     if !out.is_quiet() && !json && std::io::stderr().is_terminal() {
@@ -530,10 +535,9 @@ fn render_status(s: &Status) -> String {
             (Some(false), Some(h)) => format!("OVER {h} h"),
             _ => String::new(),
         };
-        let last = set
-            .last_run
-            .as_ref()
-            .map_or(String::new(), |r| format!("last run {}", outcome(r.outcome)));
+        let last = set.last_run.as_ref().map_or(String::new(), |r| {
+            format!("last run {}", outcome(r.outcome))
+        });
         t.push_str(&format!(
             "{:<16} {:<8} {:<16} {:<14} {last}\n",
             set.set,
@@ -577,7 +581,8 @@ fn main() -> ExitCode {
     match run(cli.command, &out) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            out.error(&format!("{e:#}"));
+            let source: &(dyn std::error::Error + 'static) = e.as_ref();
+            out.error(&labbackup::repo::describe(source));
             ExitCode::from(EXIT_USAGE)
         }
     }

@@ -29,9 +29,10 @@ fn init_run_snapshots_forget_and_restore() {
     std::fs::write(
         &lab,
         format!(
-            "[backup]\nrepository = \"{}\"\npassword_file = \"{}\"\nretention = {{ daily = 7 }}\n[[backup.set]]\nname = \"configs\"\npaths = [\"{}\"]\nexclude = [\"*.tmp\"]\n",
+            "[backup]\nrepository = \"{}\"\npassword_file = \"{}\"\nstate_dir = \"{}\"\nretention = {{ daily = 7 }}\n[[backup.set]]\nname = \"configs\"\npaths = [\"{}\"]\nexclude = [\"*.tmp\"]\n",
             dir.path().join("repo").display(),
             pass.display(),
+            dir.path().join("state").display(),
             src.display()
         ),
     )
@@ -41,8 +42,10 @@ fn init_run_snapshots_forget_and_restore() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let o = labbackup(&["run", l, "--host", "lab1", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
-    let snaps: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(snaps[0]["tags"][0], "configs");
+    let runs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(runs[0]["outcome"], "ok");
+    assert_eq!(runs[0]["snapshot"]["tags"][0], "configs");
+    assert!(dir.path().join("state/last-runs.json").exists());
     let o = labbackup(&["snapshots", l]);
     assert!(text(&o.stdout).contains("lab1"), "{}", text(&o.stdout));
     let o = labbackup(&["forget", l, "--dry-run"]);

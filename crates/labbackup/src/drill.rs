@@ -165,7 +165,9 @@ fn verify_entry<S: IndexedFull>(
     if let Some(mtime) = &node.meta.mtime {
         let got = i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec());
         if got != mtime.as_nanosecond() {
-            findings.push(format!("{shown}: modified time differs from the snapshot's"));
+            findings.push(format!(
+                "{shown}: modified time differs from the snapshot's"
+            ));
         }
     }
     // A stream's node records no size; its blobs' lengths say it.
@@ -174,7 +176,10 @@ fn verify_entry<S: IndexedFull>(
         match repo.get_index_entry(id) {
             Ok(e) => lengths.push(e.data_length() as usize),
             Err(_) => {
-                findings.push(format!("{shown}: blob {} is not in the index", id.to_hex().as_str()));
+                findings.push(format!(
+                    "{shown}: blob {} is not in the index",
+                    id.to_hex().as_str()
+                ));
                 return meta.len();
             }
         }
@@ -224,7 +229,11 @@ impl Repo {
     /// # Errors
     /// Only when the drill cannot start (no such set, a non-empty target);
     /// everything else that fails is in the report.
-    pub fn drill(&self, sets: &[String], target: Option<&Path>) -> Result<DrillReport, BackupError> {
+    pub fn drill(
+        &self,
+        sets: &[String],
+        target: Option<&Path>,
+    ) -> Result<DrillReport, BackupError> {
         let backup = self.backup().clone();
         for s in sets {
             if backup.set(s).is_none() {
@@ -247,7 +256,10 @@ impl Repo {
                 }
                 (t.to_owned(), false)
             }
-            None => (std::env::temp_dir().join(format!("labbackup-drill-{id}")), true),
+            None => (
+                std::env::temp_dir().join(format!("labbackup-drill-{id}")),
+                true,
+            ),
         };
         let mut report = DrillReport {
             id,
@@ -333,10 +345,7 @@ impl Repo {
         let r = self.backup().repository.clone();
         let open = Instant::now();
         let opened = self
-            .repository_with(
-                "open",
-                &RepositoryOptions::default().no_cache(true),
-            )
+            .repository_with("open", &RepositoryOptions::default().no_cache(true))
             .and_then(|repo| {
                 repo.open(&self.credentials())
                     .map_err(crate::repo::fail("open", &r))
@@ -346,9 +355,10 @@ impl Repo {
         let repo = match opened {
             Ok(repo) => repo,
             Err(e) => {
-                report
-                    .findings
-                    .push(format!("cannot open the repository: {}", crate::run::chain(&e)));
+                report.findings.push(format!(
+                    "cannot open the repository: {}",
+                    crate::run::chain(&e)
+                ));
                 return;
             }
         };
@@ -369,14 +379,11 @@ impl Repo {
                 .push(self.drill_set(&repo, &all, set, &root.join(set), started_at));
         }
         let check = Instant::now();
-        report.check_findings = match crate::repo::check_open(
-            &repo,
-            report.check_read_data_percent,
-            &r,
-        ) {
-            Ok(f) => f,
-            Err(e) => vec![crate::run::chain(&e)],
-        };
+        report.check_findings =
+            match crate::repo::check_open(&repo, report.check_read_data_percent, &r) {
+                Ok(f) => f,
+                Err(e) => vec![crate::run::chain(&e)],
+            };
         report.check_s = secs(check);
     }
 
@@ -486,7 +493,10 @@ impl DrillReport {
     pub fn to_markdown(&self) -> String {
         let mut m = String::new();
         let verdict = if self.passed { "PASSED" } else { "FAILED" };
-        m.push_str(&format!("# Disaster-recovery drill {}: {verdict}\n\n", self.id));
+        m.push_str(&format!(
+            "# Disaster-recovery drill {}: {verdict}\n\n",
+            self.id
+        ));
         m.push_str("| | |\n|---|---|\n");
         m.push_str(&format!("| Started (UTC) | {} |\n", self.started));
         m.push_str(&format!("| Ended (UTC) | {} |\n", self.ended));
@@ -528,7 +538,9 @@ impl DrillReport {
             m.push_str(&format!(
                 "| {} | {} | {} | {} | {} | {} | {:.2} s | {:.2} s | {} |\n",
                 s.set,
-                s.snapshot.as_deref().map_or("none", |i| &i[..8.min(i.len())]),
+                s.snapshot
+                    .as_deref()
+                    .map_or("none", |i| &i[..8.min(i.len())]),
                 s.snapshot_age_s.map_or_else(|| "-".to_owned(), age),
                 match (s.rpo_met, self.rpo_hours) {
                     (Some(true), Some(h)) => format!("met ({h} h)"),

@@ -6,12 +6,12 @@
 //! ([`retention`]), drills restore and verify against the snapshot ([`drill`]),
 //! and [`status`] and [`schedule`] give what monitoring and systemd need.
 
+pub mod drill;
 pub mod model;
 mod read;
 pub mod repo;
 pub mod retention;
 pub mod run;
-pub mod drill;
 pub mod schedule;
 pub mod status;
 

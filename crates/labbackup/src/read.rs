@@ -89,16 +89,21 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
         number(&mut t, "check_read_data_percent", 0, 100, sink).map_or(0, |v| v as u8);
     let rto_minutes = number(&mut t, "rto_minutes", 1, 10_000_000, sink);
     let rpo_hours = number(&mut t, "rpo_hours", 1, 1_000_000, sink);
-    let state_dir = t.optional_str("state_dir", sink).map(|f| (f.value.to_owned(), f.span));
-    if let Some((d, span)) = &state_dir {
-        if !d.starts_with('/') {
-            sink.push(
-                Diagnostic::error(t.key_path("state_dir"), format!("{} is not an absolute path", quoted(d)))
-                    .value(d)
-                    .span(span.unwrap_or(t.span()))
-                    .hint("write the whole path, e.g. \"/var/lib/labkit/backup\""),
-            );
-        }
+    let state_dir = t
+        .optional_str("state_dir", sink)
+        .map(|f| (f.value.to_owned(), f.span));
+    if let Some((d, span)) = &state_dir
+        && !d.starts_with('/')
+    {
+        sink.push(
+            Diagnostic::error(
+                t.key_path("state_dir"),
+                format!("{} is not an absolute path", quoted(d)),
+            )
+            .value(d)
+            .span(span.unwrap_or(t.span()))
+            .hint("write the whole path, e.g. \"/var/lib/labkit/backup\""),
+        );
     }
     let mut sets: Vec<BackupSet> = Vec::new();
     if let Some(s) = t.optional("set") {
@@ -120,15 +125,18 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
             let stdin_filename = st
                 .optional_str("stdin_filename", sink)
                 .map(|f| (f.value.to_owned(), f.span));
-            if let Some((f, span)) = &stdin_filename {
-                if f.is_empty() || f.contains('/') || f == "." || f == ".." {
-                    sink.push(
-                        Diagnostic::error(st.key_path("stdin_filename"), format!("{} is not a plain file name", quoted(f)))
-                            .value(f)
-                            .span(span.unwrap_or(st.span()))
-                            .hint("name the stored file without a directory, e.g. \"pg_dumpall.sql\""),
-                    );
-                }
+            if let Some((f, span)) = &stdin_filename
+                && (f.is_empty() || f.contains('/') || f == "." || f == "..")
+            {
+                sink.push(
+                    Diagnostic::error(
+                        st.key_path("stdin_filename"),
+                        format!("{} is not a plain file name", quoted(f)),
+                    )
+                    .value(f)
+                    .span(span.unwrap_or(st.span()))
+                    .hint("name the stored file without a directory, e.g. \"pg_dumpall.sql\""),
+                );
             }
             if let Some(p) = &paths {
                 for (i, path) in p.iter().enumerate() {

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use rustic_backend::BackendOptions;
+use rustic_core::ProgressBars;
 use rustic_core::{
     BackupOptions, CheckOptions, ConfigOptions, Credentials, KeyOptions, LocalDestination,
     LsOptions, PathList, PruneOptions, ReadSubsetOption, Repository, RepositoryOptions,
     RestoreOptions, SnapshotOptions,
 };
-use rustic_core::ProgressBars;
 use serde::Serialize;
 
 use crate::model::{Backup, BackupSet, PasswordSource};
@@ -100,8 +100,19 @@ pub enum BackupError {
         /// The target.
         target: PathBuf,
     },
+    /// rustic_core stopped a restore because data could not be read,
+    /// decrypted or written (it panics there; labbackup turns that into this).
+    #[error("the restore into {} stopped: {reason}", .target.display())]
+    RestoreStopped {
+        /// The target.
+        target: PathBuf,
+        /// What rustic_core reported.
+        reason: String,
+    },
     /// The repository's backend was left out of this build.
-    #[error("the {backend} backend is not enabled in this build (cargo feature {feature} of labbackup)")]
+    #[error(
+        "the {backend} backend is not enabled in this build (cargo feature {feature} of labbackup)"
+    )]
     NotEnabled {
         /// `rest` or `opendal`.
         backend: &'static str,
@@ -126,6 +137,52 @@ pub enum BackupError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// One line per cause of `e`, joined with `: `. rustic_core's own errors
+/// are shown by their message alone (their full form spans a page, with a
+/// backtrace when `RUST_BACKTRACE` is set).
+#[must_use]
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if let Some(r) = c.downcast_ref::<rustic_core::RusticError>() {
+            parts.push(brief(r));
+            break;
+        }
+        parts.push(tidy(&c.to_string()));
+        cause = c.source();
+    }
+    parts.join(": ")
+}
+
+/// rustic_core's message, its placeholders filled, without kind or code.
+fn brief(r: &rustic_core::RusticError) -> String {
+    let log = r.display_log();
+    let log = log.strip_prefix("Error: ").unwrap_or(&log);
+    match log.split_once(" (kind: related to ") {
+        Some((message, rest)) => match rest.split_once("): caused by: ") {
+            Some((_, cause)) => format!("{message}: {}", tidy(cause)),
+            None => message.to_owned(),
+        },
+        None => log.to_owned(),
+    }
+}
+
+/// A message that embeds a rustic_core error's full form: its first part and
+/// that error's message line.
+pub(crate) fn tidy(text: &str) -> String {
+    match text.split_once("`rustic_core` experienced an error") {
+        Some((head, rest)) => {
+            let message = rest
+                .split_once("Message:\n")
+                .and_then(|(_, m)| m.lines().next())
+                .unwrap_or("");
+            format!("{}{message}", head)
+        }
+        None => text.to_owned(),
+    }
 }
 
 /// The repository's password, from its source. It never goes to argv, the
@@ -587,16 +644,17 @@ pub(crate) fn check_open<S: rustic_core::IndexedFull>(
     let mut findings: Vec<String> = results
         .0
         .iter()
-        .map(|(level, e)| format!("{level:?}: {e}"))
+        .map(|(level, e)| format!("{level:?}: {}", tidy(&e.to_string())))
         .collect();
     findings.extend(affected_files(repo, &findings));
     Ok(findings)
 }
 
-/// The 64-digit hex words of `text`: the ids rustic_core's findings name.
+/// The hex words of `text` of 8 digits or more: the ids (or their short
+/// forms) that rustic_core's findings name.
 fn hex_ids(text: &str) -> impl Iterator<Item = &str> {
     text.split(|c: char| !c.is_ascii_hexdigit())
-        .filter(|w| w.len() == 64)
+        .filter(|w| (8..=64).contains(&w.len()))
 }
 
 /// For findings that name packs, the snapshot files whose content is in them.
@@ -604,10 +662,11 @@ fn affected_files<S: rustic_core::IndexedFull>(
     repo: &Repository<S>,
     findings: &[String],
 ) -> Vec<String> {
-    let named: std::collections::HashSet<String> = findings
+    let named: Vec<String> = findings
         .iter()
         .flat_map(|f| hex_ids(f).map(str::to_ascii_lowercase))
         .collect();
+    let named_id = |id: &str| named.iter().any(|n| id.starts_with(n.as_str()));
     if named.is_empty() {
         return Vec::new();
     }
@@ -624,15 +683,18 @@ fn affected_files<S: rustic_core::IndexedFull>(
             continue;
         };
         for (path, node) in entries.flatten() {
-            let damaged = node.content.iter().flatten().any(|blob| {
-                named.contains(blob.to_hex().as_str())
-                    || repo
-                        .get_index_entry(blob)
-                        .is_ok_and(|e| named.contains(e.pack.to_hex().as_str()))
+            let damaged = node.content.iter().flatten().find_map(|blob| {
+                if named_id(blob.to_hex().as_str()) {
+                    return Some(format!("blob {}", &blob.to_hex().as_str()[..8]));
+                }
+                repo.get_index_entry(blob)
+                    .ok()
+                    .filter(|e| named_id(e.pack.to_hex().as_str()))
+                    .map(|e| format!("pack {}", &e.pack.to_hex().as_str()[..8]))
             });
-            if damaged {
+            if let Some(place) = damaged {
                 out.push(format!(
-                    "affected file: /{} in snapshot {} of set {}",
+                    "affected file: /{} in snapshot {} of set {} (data in the damaged {place})",
                     path.display(),
                     &id.as_str()[..8],
                     snap.tags.iter().next().map_or("?", String::as_str)
@@ -663,8 +725,8 @@ pub(crate) fn restore_snapshot<S: rustic_core::IndexedFull>(
     )?;
     let opts = RestoreOptions::default();
     let dest_text = format!("{}/", target.display());
-    let dest = LocalDestination::new(&dest_text, true, !node.is_dir())
-        .map_err(fail("restore from", r))?;
+    let dest =
+        LocalDestination::new(&dest_text, true, !node.is_dir()).map_err(fail("restore from", r))?;
     let plan = repo
         .prepare_restore(
             &opts,
@@ -673,14 +735,57 @@ pub(crate) fn restore_snapshot<S: rustic_core::IndexedFull>(
             false,
         )
         .map_err(fail("plan the restore from", r))?;
-    repo.restore(
-        plan,
-        &opts,
-        repo.ls(&node, &ls).map_err(fail("read", r))?,
-        &dest,
-    )
-    .map_err(fail("restore from", r))?;
-    Ok(())
+    let nodes = repo.ls(&node, &ls).map_err(fail("read", r))?;
+    // rustic_core 0.13's restorer unwraps read, decrypt and write errors in
+    // its worker threads (restore.rs, "TODO: error handling!"): a damaged
+    // pack or a full disk would end the process. Catch that panic, keep its
+    // message off standard error, and report it as an error.
+    quiet_restore_panics();
+    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        repo.restore(plan, &opts, nodes, &dest)
+    }));
+    match done {
+        Ok(result) => result.map_err(fail("restore from", r)),
+        Err(payload) => {
+            let text = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_default();
+            Err(BackupError::RestoreStopped {
+                target: target.to_owned(),
+                reason: panic_reason(&text),
+            })
+        }
+    }
+}
+
+/// The guidance of the rustic_core error inside a panic message, or the message.
+fn panic_reason(text: &str) -> String {
+    text.split_once("guidance: \"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map_or_else(
+            || text.lines().next().unwrap_or("unknown").to_owned(),
+            |(g, _)| g.to_owned(),
+        )
+}
+
+/// Once per process: panics raised inside rustic_core's restorer are not
+/// printed (they are reported as [`BackupError::RestoreStopped`]); every
+/// other panic goes to the hook that was there before.
+fn quiet_restore_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let in_restorer = info.location().is_some_and(|l| {
+                l.file().contains("rustic_core") && l.file().ends_with("restore.rs")
+            });
+            if !in_restorer {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Refuse a restore that would write outside `target`: every entry's path
@@ -711,12 +816,19 @@ pub(crate) fn contained(
             if links.contains(a) {
                 return Err(escape(&path));
             }
-            if target.join(a).symlink_metadata().is_ok_and(|m| m.is_symlink()) {
+            if target
+                .join(a)
+                .symlink_metadata()
+                .is_ok_and(|m| m.is_symlink())
+            {
                 return Err(escape(&path));
             }
             above = a.parent();
         }
-        let is_link = matches!(node.node_type, rustic_core::repofile::NodeType::Symlink { .. });
+        let is_link = matches!(
+            node.node_type,
+            rustic_core::repofile::NodeType::Symlink { .. }
+        );
         if !is_link
             && target
                 .join(&path)

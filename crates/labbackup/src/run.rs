@@ -156,14 +156,7 @@ pub(crate) fn hook(phase: HookPhase, argv: &[String]) -> HookRun {
 }
 
 pub(crate) fn chain(e: &BackupError) -> String {
-    let mut text = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
+    crate::repo::describe(e)
 }
 
 impl Repo {

@@ -111,7 +111,8 @@ fn parse_time(t: &str) -> Option<(u8, u8)> {
 /// # Errors
 /// A time that is not `HH:MM`, or a path that is not absolute.
 pub fn units(opts: &ScheduleOptions) -> Result<Vec<Unit>, ScheduleError> {
-    let (h, m) = parse_time(&opts.daily_at).ok_or_else(|| ScheduleError::Time(opts.daily_at.clone()))?;
+    let (h, m) =
+        parse_time(&opts.daily_at).ok_or_else(|| ScheduleError::Time(opts.daily_at.clone()))?;
     let bin = path_word(&opts.binary)?;
     let lab = path_word(&opts.lab)?;
     let lab_shown = opts.lab.display();

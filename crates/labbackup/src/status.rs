@@ -20,10 +20,9 @@ use crate::run::SetRun;
 /// The directory is not writable.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map_or_else(
-        || "labbackup".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
+    let name = path
+        .file_name()
+        .map_or_else(|| "labbackup".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
@@ -194,7 +193,10 @@ impl Status {
     #[must_use]
     pub fn healthy(&self) -> bool {
         self.sets.iter().all(|s| s.rpo_met != Some(false))
-            && self.last_check.as_ref().is_none_or(|c| c.findings.is_empty())
+            && self
+                .last_check
+                .as_ref()
+                .is_none_or(|c| c.findings.is_empty())
             && self.last_drill.as_ref().is_none_or(|d| d.passed)
     }
 
@@ -251,11 +253,7 @@ impl Status {
         family(
             "labbackup_last_run_success",
             "1 when the set's last run succeeded, 0 when not.",
-            per_set(&|s| {
-                s.last_run
-                    .as_ref()
-                    .map(|r| u8::from(r.is_ok()).to_string())
-            }),
+            per_set(&|s| s.last_run.as_ref().map(|r| u8::from(r.is_ok()).to_string())),
         );
         family(
             "labbackup_rpo_met",
