@@ -166,5 +166,6 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+pub mod dockerd;
 pub mod guest;
 pub mod libvirtd;

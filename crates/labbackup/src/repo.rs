@@ -249,10 +249,12 @@ pub struct SnapshotInfo {
     pub duration_s: f64,
 }
 
-/// labbackup's own lock on a local repository, held while it writes or
-/// prunes: rustic_core takes no restic lock files. An OS file lock on
-/// `REPOSITORY.labbackup-lock`, beside the repository (restic does not expect
-/// files of others inside it), so it goes with the process, however it ends.
+/// labbackup's own lock on a repository, held while it writes or prunes:
+/// rustic_core takes no restic lock files. An OS file lock on
+/// `REPOSITORY.labbackup-lock`, beside a local repository (restic does not
+/// expect files of others inside it), or on `STATE_DIR/locks/URL.lock` for a
+/// remote one (which then serialises only the processes of one host), so it
+/// goes with the process, however it ends.
 /// restic's own `prune` takes restic's locks, not this one: do not run it
 /// while labbackup writes.
 #[derive(Debug)]
@@ -260,15 +262,27 @@ pub struct WriteLock {
     _file: std::fs::File,
 }
 
-fn lock(repository: &str) -> Result<Option<WriteLock>, BackupError> {
-    if !repository.starts_with('/') {
-        // A REST repository: the server serialises writes.
-        return Ok(None);
-    }
-    let path = PathBuf::from(format!(
-        "{}.labbackup-lock",
-        repository.trim_end_matches('/')
-    ));
+fn lock(backup: &Backup) -> Result<Option<WriteLock>, BackupError> {
+    let repository = backup.repository.as_str();
+    let path = if repository.starts_with('/') {
+        PathBuf::from(format!(
+            "{}.labbackup-lock",
+            repository.trim_end_matches('/')
+        ))
+    } else {
+        // A remote repository has no "beside": lock it in the state
+        // directory, which serialises the labbackup processes of this host.
+        let name: String = repository
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let dir = Path::new(&backup.state_dir).join("locks");
+        std::fs::create_dir_all(&dir).map_err(|source| BackupError::Lock {
+            path: dir.clone(),
+            source,
+        })?;
+        dir.join(format!("{name}.lock"))
+    };
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -363,7 +377,7 @@ impl Repo {
     /// # Errors
     /// [`BackupError::Locked`] with the holder, or the lock file cannot be made.
     pub fn write_lock(&self) -> Result<Option<WriteLock>, BackupError> {
-        lock(&self.backup.repository)
+        lock(&self.backup)
     }
 
     /// The repository, opened with the password (one key derivation).

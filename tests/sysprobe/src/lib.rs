@@ -13,7 +13,11 @@
 //! - `labkit_libvirtd`: network namespaces, and libvirtd, qemu-system-x86_64,
 //!   dnsmasq, qemu-img, virsh and apt-get (the guest harness downloads a kernel);
 //! - `labkit_xorriso`: xorriso, to read ISO 9660 images back;
-//! - `labkit_restic`: restic, to read labbackup's repositories and write its own.
+//! - `labkit_restic`: restic, to read labbackup's repositories and write its own;
+//! - `labkit_rclone`: rclone, whose `serve restic` is a REST repository server;
+//! - `labkit_systemd_analyze`: systemd-analyze, to verify generated units;
+//! - `labkit_dockerd`: network namespaces, and dockerd, containerd, runc and
+//!   busybox (static), for a Docker Engine of the test's own.
 
 // Build scripts talk to cargo on stdout.
 #![allow(clippy::print_stdout)]
@@ -54,6 +58,12 @@ pub struct Probe {
     pub xorriso: bool,
     /// restic is installed.
     pub restic: bool,
+    /// rclone is installed.
+    pub rclone: bool,
+    /// systemd-analyze is installed.
+    pub systemd_analyze: bool,
+    /// A Docker Engine can run in a namespace.
+    pub dockerd: bool,
 }
 
 /// Look at this machine.
@@ -79,6 +89,17 @@ pub fn probe() -> Probe {
         .all(|p| std::path::Path::new(p).exists());
     let xorriso = runs("xorriso", &["-version"]);
     let restic = runs("restic", &["version"]);
+    let rclone = runs("rclone", &["version"]);
+    let systemd_analyze = runs("systemd-analyze", &["--version"]);
+    let dockerd = netns
+        && [
+            "/usr/sbin/dockerd",
+            "/usr/sbin/runc",
+            "/usr/bin/containerd",
+            "/bin/busybox",
+        ]
+        .iter()
+        .all(|p| std::path::Path::new(p).exists());
     Probe {
         root,
         netns,
@@ -86,6 +107,9 @@ pub fn probe() -> Probe {
         libvirtd,
         xorriso,
         restic,
+        rclone,
+        systemd_analyze,
+        dockerd,
     }
 }
 
@@ -98,6 +122,9 @@ pub fn emit() {
         "labkit_libvirtd",
         "labkit_xorriso",
         "labkit_restic",
+        "labkit_rclone",
+        "labkit_systemd_analyze",
+        "labkit_dockerd",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -117,6 +144,9 @@ pub fn emit() {
         (p.libvirtd, "labkit_libvirtd"),
         (p.xorriso, "labkit_xorriso"),
         (p.restic, "labkit_restic"),
+        (p.rclone, "labkit_rclone"),
+        (p.systemd_analyze, "labkit_systemd_analyze"),
+        (p.dockerd, "labkit_dockerd"),
     ] {
         if on {
             println!("cargo::rustc-cfg={cfg}");

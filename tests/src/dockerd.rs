@@ -1,0 +1,241 @@
+//! A real Docker Engine (Debian's docker.io, 20.10) of the test's own: dockerd
+//! in a network namespace the test creates, with its configuration, data
+//! root, exec root, pid file and socket in a scratch directory, no bridge and
+//! no iptables rules, so the host's own Docker (if any) and its network are
+//! untouched. It is entered with `nsenter --net` rather than `ip netns exec`,
+//! which would mount a fresh /sys without the cgroup hierarchy dockerd needs.
+//! Dropping the [`Dockerd`] removes its containers, ends the daemon (and the
+//! containerd it started) by PID, unmounts what is left and deletes the
+//! namespace: also when the test fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::Netns;
+
+/// Debian's client, which speaks the daemon's API (1.41) without negotiating.
+pub const DOCKER: &str = "/usr/bin/docker";
+
+/// Why a Docker Engine cannot run here, if it cannot.
+#[must_use]
+pub fn unavailable() -> Option<String> {
+    if let Some(why) = crate::netns_unavailable() {
+        return Some(why);
+    }
+    for (tool, pkg) in [
+        ("/usr/sbin/dockerd", "docker.io"),
+        ("/usr/bin/containerd", "containerd"),
+        ("/usr/sbin/runc", "runc"),
+        (DOCKER, "docker.io"),
+        ("/bin/busybox", "busybox-static"),
+        ("/usr/bin/nsenter", "util-linux"),
+    ] {
+        if !Path::new(tool).exists() {
+            return Some(format!("{tool} is missing (Debian package {pkg})"));
+        }
+    }
+    None
+}
+
+/// A dockerd of the test's own.
+#[derive(Debug)]
+pub struct Dockerd {
+    netns: Option<Netns>,
+    scratch: Option<tempfile::TempDir>,
+    child: Option<Child>,
+    /// How long the daemon took to answer.
+    pub ready_after: Duration,
+}
+
+fn pid_in(file: &Path) -> Option<i32> {
+    std::fs::read_to_string(file).ok()?.trim().parse().ok()
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn signal(pid: i32, sig: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status();
+}
+
+impl Dockerd {
+    /// Start one and wait until it answers.
+    ///
+    /// # Panics
+    /// When it cannot be started: the test cannot run.
+    #[must_use]
+    pub fn start(tag: &str) -> Self {
+        if let Some(why) = unavailable() {
+            panic!("a Docker Engine cannot run here: {why}");
+        }
+        let netns = Netns::new(tag).expect("a namespace");
+        let _ = netns.exec(&["ip", "link", "set", "lo", "up"], None);
+        let scratch = tempfile::Builder::new()
+            .prefix("labkit-dockerd-")
+            .tempdir()
+            .expect("scratch");
+        let s = scratch.path();
+        std::fs::write(s.join("daemon.json"), "{}\n").expect("daemon.json");
+        let log = std::fs::File::create(s.join("dockerd.log")).expect("log");
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", netns.name()))
+            .arg("dockerd")
+            .arg("--config-file")
+            .arg(s.join("daemon.json"))
+            .arg("--data-root")
+            .arg(s.join("data"))
+            .arg("--exec-root")
+            .arg(s.join("exec"))
+            .arg("--pidfile")
+            .arg(s.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", s.join("docker.sock").display()))
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("dockerd");
+        let mut d = Self {
+            netns: Some(netns),
+            scratch: Some(scratch),
+            child: Some(child),
+            ready_after: Duration::ZERO,
+        };
+        let start = Instant::now();
+        loop {
+            if d.docker(&["version", "--format", "{{.Server.APIVersion}}"])
+                .status
+                .success()
+            {
+                break;
+            }
+            if let Some(c) = d.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                panic!("dockerd exited ({status}):\n{}", d.log());
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "dockerd did not answer in 60 s:\n{}",
+                d.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        d.ready_after = start.elapsed();
+        d
+    }
+
+    /// The scratch directory (for volumes and files the test shares with containers).
+    #[must_use]
+    pub fn scratch(&self) -> &Path {
+        self.scratch.as_ref().expect("scratch").path()
+    }
+
+    /// The daemon's socket, as `unix:///...`.
+    #[must_use]
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.scratch().join("docker.sock").display())
+    }
+
+    /// The argv prefix of a `docker` command against this daemon.
+    #[must_use]
+    pub fn docker_argv(&self) -> Vec<String> {
+        vec![DOCKER.to_owned(), "-H".to_owned(), self.host()]
+    }
+
+    /// Run `docker ARGS` against this daemon.
+    #[must_use]
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new(DOCKER)
+            .args(["-H", &self.host()])
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("docker")
+    }
+
+    /// The daemon's log.
+    #[must_use]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.scratch().join("dockerd.log")).unwrap_or_default()
+    }
+
+    /// Build `labkit-busybox`: `FROM scratch` with busybox-static and its
+    /// applets (there is no registry to pull from), `cmd` as its command.
+    ///
+    /// # Panics
+    /// When the build fails.
+    pub fn build_busybox(&self, tag: &str, cmd: &[&str]) {
+        let ctx = self.scratch().join(format!("build-{tag}"));
+        std::fs::create_dir_all(&ctx).expect("context");
+        std::fs::copy("/bin/busybox", ctx.join("busybox")).expect("busybox");
+        let cmd_json: Vec<String> = cmd.iter().map(|c| format!("{c:?}")).collect();
+        std::fs::write(
+            ctx.join("Dockerfile"),
+            format!(
+                "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nCMD [{}]\n",
+                cmd_json.join(", ")
+            ),
+        )
+        .expect("Dockerfile");
+        let o = self.docker(&["build", "-q", "-t", tag, ctx.to_str().expect("utf-8")]);
+        assert!(
+            o.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    fn scratch_path(&self, p: &str) -> PathBuf {
+        self.scratch().join(p)
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // Containers first: a shell as PID 1 ignores SIGTERM, and dockerd
+        // would wait 10 s for each on shutdown.
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        let containerd = pid_in(&self.scratch_path("exec/containerd/containerd.pid"));
+        if let Some(mut child) = self.child.take() {
+            let pid = i32::try_from(child.id()).unwrap_or(0);
+            signal(pid, "TERM");
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(20) {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(pid) = containerd.filter(|&p| alive(p)) {
+            signal(pid, "KILL");
+        }
+        // Anything still mounted under the scratch directory (overlays, the
+        // container namespaces' nsfs) goes before the directory is removed.
+        if let Some(s) = &self.scratch {
+            let _ = Command::new("umount")
+                .args(["-R", "-l"])
+                .arg(s.path().join("data"))
+                .stderr(Stdio::null())
+                .status();
+            let _ = Command::new("umount")
+                .args(["-R", "-l"])
+                .arg(s.path().join("exec"))
+                .stderr(Stdio::null())
+                .status();
+        }
+        self.scratch.take();
+        self.netns.take();
+    }
+}
