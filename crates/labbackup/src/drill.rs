@@ -287,7 +287,7 @@ impl Repo {
             findings: Vec::new(),
             passed: false,
         };
-        self.drill_into(&mut report, &chosen, &root, started_at, clock);
+        self.drill_into(&mut report, &chosen, &root, started_at);
         if scratch {
             let _ = std::fs::remove_dir_all(&root);
         }
@@ -340,7 +340,6 @@ impl Repo {
         chosen: &[String],
         root: &Path,
         started_at: jiff::Timestamp,
-        clock: Instant,
     ) {
         let r = self.backup().repository.clone();
         let open = Instant::now();
@@ -372,7 +371,6 @@ impl Repo {
                 return;
             }
         };
-        let _ = clock;
         for set in chosen {
             report
                 .sets

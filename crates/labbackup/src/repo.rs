@@ -199,9 +199,10 @@ pub fn password(src: &PasswordSource) -> Result<String, BackupError> {
             })?
         }
         PasswordSource::Command(argv) => {
-            let program = argv.first().cloned().unwrap_or_default();
+            let (program, args) = argv.split_first().ok_or(BackupError::EmptyPassword)?;
+            let program = program.clone();
             let out = Command::new(&program)
-                .args(&argv[1..])
+                .args(args)
                 .stdin(Stdio::null())
                 .stderr(Stdio::null())
                 .output()

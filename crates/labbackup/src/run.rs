@@ -121,8 +121,19 @@ fn millis(d: std::time::Duration) -> u64 {
 /// standard output is discarded and the end of its standard error kept.
 pub(crate) fn hook(phase: HookPhase, argv: &[String]) -> HookRun {
     let started = Instant::now();
-    let mut cmd = Command::new(&argv[0]);
-    cmd.args(&argv[1..])
+    let Some((program, args)) = argv.split_first() else {
+        return HookRun {
+            phase,
+            argv: Vec::new(),
+            exit_code: None,
+            success: false,
+            stderr: "an empty command".to_owned(),
+            duration_ms: 0,
+            ended_ms: now_ms(),
+        };
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -142,7 +153,7 @@ pub(crate) fn hook(phase: HookPhase, argv: &[String]) -> HookRun {
                 text[cut..].trim_end().to_owned(),
             )
         }
-        Err(e) => (None, false, format!("cannot run {}: {e}", argv[0])),
+        Err(e) => (None, false, format!("cannot run {program}: {e}")),
     };
     HookRun {
         phase,
