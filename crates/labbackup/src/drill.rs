@@ -170,7 +170,6 @@ fn verify_entry<S: IndexedFull>(
             ));
         }
     }
-    // A stream's node records no size; its blobs' lengths say it.
     let mut lengths = Vec::new();
     for id in node.content.iter().flatten() {
         match repo.get_index_entry(id) {
@@ -184,11 +183,10 @@ fn verify_entry<S: IndexedFull>(
             }
         }
     }
-    let size = if node.meta.size == 0 {
-        lengths.iter().map(|&l| l as u64).sum()
-    } else {
-        node.meta.size
-    };
+    // The content's length, from its blobs: a stream's node records no size,
+    // and a file that grew while it was read has more content than its
+    // recorded size.
+    let size: u64 = lengths.iter().map(|&l| l as u64).sum();
     if meta.len() != size {
         findings.push(format!("{shown}: {} bytes instead of {size}", meta.len()));
         return meta.len();

@@ -67,6 +67,9 @@ pub struct BackupSet {
 pub struct Backup {
     /// A local path, or `rest:http://HOST:PORT/PATH`.
     pub repository: String,
+    /// Backend options, as rustic_backend takes them (e.g. an OpenDAL
+    /// service's `bucket` and `region`, or `retry` and `timeout`).
+    pub repository_options: std::collections::BTreeMap<String, String>,
     /// The password's source.
     pub password: PasswordSource,
     /// Retention per set.

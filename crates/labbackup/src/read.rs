@@ -89,6 +89,10 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
         number(&mut t, "check_read_data_percent", 0, 100, sink).map_or(0, |v| v as u8);
     let rto_minutes = number(&mut t, "rto_minutes", 1, 10_000_000, sink);
     let rpo_hours = number(&mut t, "rpo_hours", 1, 1_000_000, sink);
+    let repository_options = t
+        .optional("repository_options")
+        .and_then(|o| options(o, sink))
+        .unwrap_or_default();
     let state_dir = t
         .optional_str("state_dir", sink)
         .map(|f| (f.value.to_owned(), f.span));
@@ -192,6 +196,7 @@ pub fn read(doc: &Document, sink: &mut Sink) -> Option<Backup> {
         check_read_data_percent,
         rto_minutes,
         rpo_hours,
+        repository_options,
         state_dir: state_dir.map_or_else(|| DEFAULT_STATE_DIR.to_owned(), |d| d.0),
         sets,
     })
@@ -218,6 +223,19 @@ fn number(
 }
 
 /// A list of strings.
+/// `repository_options`: a table of strings, handed to the backend as it is.
+fn options(item: Item<'_>, sink: &mut Sink) -> Option<std::collections::BTreeMap<String, String>> {
+    let mut t = item.table(sink)?;
+    let mut out = std::collections::BTreeMap::new();
+    let entries: Vec<_> = t.entries().collect();
+    for (k, v) in entries {
+        if let Some(s) = v.string(sink) {
+            out.insert(k.value.to_owned(), s.value.to_owned());
+        }
+    }
+    Some(out)
+}
+
 fn strings(item: Item<'_>, sink: &mut Sink) -> Option<Vec<String>> {
     let a = item.array(sink)?;
     let mut out = Vec::new();

@@ -411,10 +411,9 @@ impl Repo {
                 feature: "opendal",
             });
         }
-        let backends = BackendOptions::default()
-            .repository(r)
-            .to_backends()
-            .map_err(fail(action, r))?;
+        let mut opts_b = BackendOptions::default().repository(r);
+        opts_b.options.clone_from(&self.backup.repository_options);
+        let backends = opts_b.to_backends().map_err(fail(action, r))?;
         match &self.progress {
             Some(p) => Repository::new_with_progress(opts, &backends, p.clone()),
             None => Repository::new(opts, &backends),

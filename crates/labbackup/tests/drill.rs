@@ -236,3 +236,42 @@ fn a_restore_never_writes_through_a_link_in_the_target() {
         "nothing was written outside the target"
     );
 }
+
+#[test]
+#[cfg_attr(not(labkit_restic), ignore = "needs restic (Debian package restic)")]
+fn a_file_that_changes_while_it_is_read_is_backed_up_and_drills_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tree(&d.join("src"));
+    let log = d.join("src/busy.log");
+    std::fs::write(&log, "start\n".repeat(100_000)).unwrap();
+    let b = lab(d, "check_read_data_percent = 100");
+    let r = Repo::new(&b).unwrap();
+    r.init().unwrap();
+    // A writer appends to the log for as long as the backup runs.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            use std::io::Write as _;
+            let mut f = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                writeln!(f, "line {n} {}", "x".repeat(200)).unwrap();
+                n += 1;
+                // A busy log, not a flood: the reader must reach its end.
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            n
+        })
+    };
+    let run = r.run_set(&b.sets[0], None);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let lines = writer.join().unwrap();
+    assert!(lines > 0);
+    assert!(run.is_ok(), "{run:?}");
+    let report = r.drill(&["files".to_owned()], None).unwrap();
+    assert!(report.passed, "{}", report.to_markdown());
+    let o = restic(&d.join("repo"), &d.join("pass"), &["check", "--read-data"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

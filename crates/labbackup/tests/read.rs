@@ -118,3 +118,48 @@ stdin_command = ["pg_dumpall"]
     );
     assert!(d.to_string().contains("lab.toml:3:"), "{d}");
 }
+
+#[test]
+fn added_fields_read_and_their_problems_are_named() {
+    let text = OK.replace(
+        "rpo_hours = 24\n",
+        "rpo_hours = 24\nstate_dir = \"/srv/labkit/state\"\nrepository_options = { retry = \"3\", timeout = \"2min\" }\n",
+    )
+    .replace(
+        "stdin_command = [\"docker\", \"exec\", \"db\", \"pg_dumpall\", \"-U\", \"postgres\"]\n",
+        "stdin_command = [\"docker\", \"exec\", \"db\", \"pg_dumpall\", \"-U\", \"postgres\"]\nstdin_filename = \"all.sql\"\n",
+    );
+    let b = labbackup::parse("lab.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(b.state_dir, "/srv/labkit/state");
+    assert_eq!(
+        b.repository_options.get("retry").map(String::as_str),
+        Some("3")
+    );
+    assert_eq!(b.repository_options.len(), 2);
+    assert_eq!(b.set("pg-dump").unwrap().stdin_filename, "all.sql");
+    // Defaults.
+    let b = labbackup::parse("lab.toml", OK).unwrap();
+    assert_eq!(b.state_dir, labbackup::DEFAULT_STATE_DIR);
+    assert_eq!(b.set("pg-dump").unwrap().stdin_filename, "pg-dump.stdin");
+    assert!(b.repository_options.is_empty());
+
+    let bad = OK
+        .replace(
+            "rpo_hours = 24\n",
+            "rpo_hours = 24\nstate_dir = \"state\"\nrepository_options = { retry = 3 }\n",
+        )
+        .replace(
+            "name = \"pg-dump\"\n",
+            "name = \"pg-dump\"\nstdin_filename = \"dumps/all.sql\"\n",
+        );
+    let e = labbackup::parse("lab.toml", &bad).unwrap_err().to_string();
+    assert!(
+        e.contains("backup.state_dir: \"state\" is not an absolute path"),
+        "{e}"
+    );
+    assert!(e.contains("backup.repository_options.retry"), "{e}");
+    assert!(
+        e.contains("\"dumps/all.sql\" is not a plain file name"),
+        "{e}"
+    );
+}
