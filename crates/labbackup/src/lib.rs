@@ -10,6 +10,7 @@ pub mod drill;
 pub mod model;
 mod read;
 pub mod repo;
+mod resticlock;
 pub mod retention;
 pub mod run;
 pub mod schedule;

@@ -61,7 +61,7 @@ pub enum BackupError {
     },
     /// Another labbackup process holds the repository's lock.
     #[error(
-        "another labbackup (pid {pid} on {host}) is writing to the repository; try again when it is done"
+        "the repository is locked by pid {pid} on {host} (labbackup or restic); try again when it is done"
     )]
     Locked {
         /// The holder's process id, as it wrote it.
@@ -382,7 +382,7 @@ impl Repo {
     }
 
     /// The repository, opened with the password (one key derivation).
-    fn open(&self) -> Result<Repository<rustic_core::OpenStatus>, BackupError> {
+    pub(crate) fn open(&self) -> Result<Repository<rustic_core::OpenStatus>, BackupError> {
         let r = self.backup.repository.as_str();
         self.repository("open")?
             .open(&Credentials::password(&self.password))
@@ -421,6 +421,17 @@ impl Repo {
         .map_err(fail(action, r))
     }
 
+    /// restic's lock on the opened repository (none for an OpenDAL one,
+    /// whose files labbackup cannot reach; see [`crate::resticlock`]).
+    fn restic_lock<S: rustic_core::Open>(
+        &self,
+        repo: &Repository<S>,
+    ) -> Result<Option<crate::resticlock::ResticLock>, BackupError> {
+        crate::resticlock::Store::of(&self.backup.repository)
+            .map(|store| crate::resticlock::ResticLock::acquire(store, &repo.key()))
+            .transpose()
+    }
+
     pub(crate) fn credentials(&self) -> Credentials {
         Credentials::password(&self.password)
     }
@@ -454,7 +465,10 @@ impl Repo {
     ) -> Result<SnapshotInfo, BackupError> {
         let r = self.backup.repository.as_str();
         let _lock = self.write_lock()?;
-        let repo = self.open()?.to_indexed_ids().map_err(fail("index", r))?;
+        let repo = self.open()?;
+        // restic's lock too, so restic's prune (or a labbackup elsewhere) waits.
+        let _restic_lock = self.restic_lock(&repo)?;
+        let repo = repo.to_indexed_ids().map_err(fail("index", r))?;
         let mut snap_opts = SnapshotOptions::default();
         if let Some(h) = host {
             snap_opts = snap_opts.host(h.to_owned());
@@ -553,6 +567,7 @@ impl Repo {
             return Ok(out);
         }
         let _lock = self.write_lock()?;
+        let _restic_lock = self.restic_lock(&repo)?;
         let ids: Vec<rustic_core::repofile::SnapshotId> = all
             .iter()
             .filter(|s| gone.iter().any(|g| g == s.id.to_hex().as_str()))

@@ -174,7 +174,7 @@ fn a_second_writer_is_refused_with_the_holder() {
         }
         other => panic!("{other}"),
     }
-    assert!(err.to_string().contains("is writing to the repository"));
+    assert!(err.to_string().contains("the repository is locked by pid"));
     assert!(
         labbackup::repo::Repo::new(&b)
             .unwrap()
