@@ -432,34 +432,8 @@ impl Repo {
             findings.push(format!("restore failed: {}", crate::run::chain(&e)));
         } else {
             let verify = Instant::now();
-            match repo.node_from_snapshot_path(&id, |_| true) {
-                Ok(node) => match repo.ls(&node, &LsOptions::default()) {
-                    Ok(entries) => {
-                        for entry in entries {
-                            match entry {
-                                Ok((path, node)) => {
-                                    out.entries += 1;
-                                    let shown = format!("/{}", path.display());
-                                    let bytes = verify_entry(
-                                        repo,
-                                        &node,
-                                        &dir.join(&path),
-                                        &shown,
-                                        &mut findings,
-                                    );
-                                    if node.is_file() {
-                                        out.files += 1;
-                                        out.bytes += bytes;
-                                    }
-                                }
-                                Err(e) => findings.push(format!("cannot read the snapshot: {e}")),
-                            }
-                        }
-                    }
-                    Err(e) => findings.push(format!("cannot read the snapshot: {e}")),
-                },
-                Err(e) => findings.push(format!("cannot read the snapshot: {e}")),
-            }
+            let (entries, files, bytes) = verify_tree(repo, &id, dir, &mut findings);
+            (out.entries, out.files, out.bytes) = (entries, files, bytes);
             out.verify_s = secs(verify);
         }
         out.finding_count = findings.len();
@@ -467,6 +441,69 @@ impl Repo {
         out.passed = findings.is_empty();
         out.findings = findings;
         out
+    }
+}
+
+/// Every entry of snapshot `id` against the tree restored into `dir`: the
+/// counts of entries, regular files and their bytes; what differs goes to
+/// `findings`.
+fn verify_tree<S: IndexedFull>(
+    repo: &Repository<S>,
+    id: &str,
+    dir: &Path,
+    findings: &mut Vec<String>,
+) -> (u64, u64, u64) {
+    let (mut entries, mut files, mut bytes) = (0, 0, 0);
+    let nodes = match repo.node_from_snapshot_path(id, |_| true).and_then(|node| {
+        repo.ls(&node, &LsOptions::default())
+            .map(|l| l.collect::<Vec<_>>())
+    }) {
+        Ok(n) => n,
+        Err(e) => {
+            findings.push(format!(
+                "cannot read the snapshot: {}",
+                crate::repo::describe(&*e)
+            ));
+            return (0, 0, 0);
+        }
+    };
+    for entry in nodes {
+        match entry {
+            Ok((path, node)) => {
+                entries += 1;
+                let shown = format!("/{}", path.display());
+                let b = verify_entry(repo, &node, &dir.join(&path), &shown, findings);
+                if node.is_file() {
+                    files += 1;
+                    bytes += b;
+                }
+            }
+            Err(e) => findings.push(format!(
+                "cannot read the snapshot: {}",
+                crate::repo::describe(&*e)
+            )),
+        }
+    }
+    (entries, files, bytes)
+}
+
+impl Repo {
+    /// Verify a tree restored into `dir` against `snapshot` (an id or its
+    /// prefix), as the drill does: kind, permissions, modification time,
+    /// size, link target and content of every entry. What differs, one line
+    /// each; empty when the tree is the snapshot.
+    ///
+    /// # Errors
+    /// The repository cannot be opened or indexed.
+    pub fn verify(&self, snapshot: &str, dir: &Path) -> Result<Vec<String>, BackupError> {
+        let r = self.backup().repository.clone();
+        let repo = self
+            .open()?
+            .to_indexed()
+            .map_err(crate::repo::fail("index", &r))?;
+        let mut findings = Vec::new();
+        verify_tree(&repo, snapshot, dir, &mut findings);
+        Ok(findings)
     }
 }
 

@@ -275,3 +275,75 @@ fn a_file_that_changes_while_it_is_read_is_backed_up_and_drills_clean() {
     let o = restic(&d.join("repo"), &d.join("pass"), &["check", "--read-data"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
+
+#[test]
+fn verification_names_every_kind_of_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    tree(&d.join("src"));
+    let b = lab(d, "");
+    let r = Repo::new(&b).unwrap();
+    r.init().unwrap();
+    let snap = r.run_set(&b.sets[0], None).snapshot.unwrap();
+    let target = d.join("t");
+    r.restore("files", None, &target, false).unwrap();
+    assert_eq!(r.verify(&snap.id, &target).unwrap(), Vec::<String>::new());
+
+    let root = target.join(d.join("src").strip_prefix("/").unwrap());
+    let shown = |rel: &str| format!("{}/{rel}", d.join("src").display());
+    // One byte of content, same size and time.
+    let big = root.join("big");
+    let mtime = std::fs::metadata(&big).unwrap().modified().unwrap();
+    let mut bytes = std::fs::read(&big).unwrap();
+    bytes[1_500_000] ^= 1;
+    std::fs::write(&big, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    // Permissions, modification time, size, a link's target, a missing file.
+    std::fs::set_permissions(
+        root.join("etc/ssh/key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(root.join("etc/f1"))
+        .unwrap()
+        .set_modified(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap();
+    std::fs::write(root.join("etc/f2"), "2\n2\n2\n4\n").unwrap();
+    std::fs::remove_file(root.join("link")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", root.join("link")).unwrap();
+    std::fs::remove_file(root.join("etc/f3")).unwrap();
+
+    let findings = r.verify(&snap.id[..8], &target).unwrap();
+    let has = |path: &str, what: &str| {
+        findings
+            .iter()
+            .any(|f| f.starts_with(&shown(path)) && f.contains(what))
+    };
+    assert!(
+        has("big", "content differs from the snapshot's in chunk"),
+        "{findings:#?}"
+    );
+    assert!(
+        has("etc/ssh/key", "mode 644 instead of 600"),
+        "{findings:#?}"
+    );
+    assert!(has("etc/f1", "modified time differs"), "{findings:#?}");
+    assert!(has("etc/f2", "bytes instead of 6"), "{findings:#?}");
+    assert!(
+        has("link", "links to /etc/shadow instead of etc/ssh/key"),
+        "{findings:#?}"
+    );
+    assert!(has("etc/f3", "not restored"), "{findings:#?}");
+    assert_eq!(
+        findings.len(),
+        7,
+        "f2's rewrite changed its time too: {findings:#?}"
+    );
+}
