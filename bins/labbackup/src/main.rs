@@ -29,10 +29,12 @@ the repository, its password's source and the sets; - reads standard input.
 
 Exit status:
   0  success
-  1  the lab is invalid, a set could not be backed up (the others were), or
-     check found errors
+  1  the lab is invalid, a set could not be backed up (the others were),
+     check or verify found errors, a drill failed, or status found a missed
+     target or a failed last check or drill
   2  usage error, a file could not be read, or the repository refused (a wrong
-     password, a non-empty restore target): nothing was changed
+     password, a non-empty restore target, a restore that would leave its
+     target, a lock held by another): nothing was changed
 
 Environment:
   NO_COLOR  set to anything to turn colour off (as --color never)
@@ -123,6 +125,19 @@ enum Command {
         #[arg(long)]
         overwrite: bool,
     },
+    /// Verify a restored tree against its snapshot (kind, mode, time, size,
+    /// link target, content); exit 1 on any difference.
+    Verify {
+        /// Lab file.
+        lab: PathBuf,
+        /// The snapshot (an id or its prefix) that was restored.
+        snapshot: String,
+        /// Where it was restored (the --target of restore).
+        dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Disaster-recovery drill: restore the newest snapshot of each set from a
     /// fresh, cache-less open, verify it against the snapshot, check, and
     /// report against rto_minutes and rpo_hours; exit 1 when anything missed.
@@ -211,6 +226,7 @@ fn run(cmd: Command, out: &Output) -> Result<u8> {
         | Command::Forget { lab, .. }
         | Command::Check { lab, .. }
         | Command::Restore { lab, .. }
+        | Command::Verify { lab, .. }
         | Command::Drill { lab, .. }
         | Command::Status { lab, .. }
         | Command::Schedule { lab, .. } => lab.clone(),
@@ -422,6 +438,30 @@ fn run(cmd: Command, out: &Output) -> Result<u8> {
             repo.restore(&set, snapshot.as_deref(), &target, overwrite)?;
             out.note(&format!("restored {set} into {}", target.display()));
             Ok(EXIT_OK)
+        }
+        Command::Verify {
+            snapshot,
+            dir,
+            format,
+            ..
+        } => {
+            let findings = repo.verify(&snapshot, &dir)?;
+            match format {
+                Format::Json => data(&(serde_json::to_string_pretty(&findings)? + "\n"))?,
+                Format::Text => {
+                    for f in &findings {
+                        out.error(f);
+                    }
+                    if findings.is_empty() {
+                        data(&format!("{} matches snapshot {snapshot}\n", dir.display()))?;
+                    }
+                }
+            }
+            Ok(if findings.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_FAIL
+            })
         }
         Command::Drill {
             sets,

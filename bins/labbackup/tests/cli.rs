@@ -222,6 +222,38 @@ fn drill_status_and_metrics_and_no_password_in_hooks() {
         1
     );
 
+    // verify: the restored tree matches its snapshot, until it does not.
+    let snap = report["sets"][0]["snapshot"].as_str().unwrap().to_owned();
+    let restored = d.join("r");
+    let o = labbackup(&[
+        "restore",
+        l,
+        "configs",
+        "--target",
+        restored.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let o = labbackup(&["verify", l, &snap[..8], restored.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let a = restored.join(d.join("src/a").strip_prefix("/").unwrap());
+    std::fs::write(&a, "b\n").unwrap();
+    let o = labbackup(&[
+        "verify",
+        l,
+        &snap,
+        restored.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let findings: Vec<String> = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.contains("/src/a: content differs")),
+        "{findings:?}"
+    );
+
     // With a target, the restored tree stays there.
     let o = labbackup(&["drill", l, "--target", d.join("t").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));

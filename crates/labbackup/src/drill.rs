@@ -416,7 +416,7 @@ impl Repo {
             return out;
         };
         out.snapshot = Some(snap.id.to_hex().as_str().to_owned());
-        out.snapshot_time = Some(snap.time.to_string());
+        out.snapshot_time = Some(snap.time.timestamp().to_string());
         let age_s = started_at.as_second() - snap.time.timestamp().as_second();
         out.snapshot_age_s = Some(age_s);
         out.rpo_met = self
