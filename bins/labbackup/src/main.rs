@@ -7,12 +7,12 @@ use std::process::ExitCode;
 use std::io::IsTerminal;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use labbackup::drill::age;
 use labbackup::run::{HookPhase, Outcome, SetRun};
 use labbackup::schedule::ScheduleOptions;
 use labbackup::status::{CheckRecord, State, Status};
-use labcli::{ColorWhen, Output, data};
+use labcli::{ColorWhen, Format, Output, data};
 
 mod progress;
 
@@ -53,14 +53,6 @@ struct Cli {
     /// Do not print progress, only errors and data.
     #[arg(long, short, global = true)]
     quiet: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    /// For people.
-    Text,
-    /// For programs: one JSON document on standard output.
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

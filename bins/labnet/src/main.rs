@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use labcli::ColorWhen;
+use labcli::{ColorWhen, Format};
 
 use labnet::kernel::{ApplyOptions, Backend, LiveOptions};
 use labnet::query::Query;
@@ -71,14 +71,6 @@ struct Global {
     /// Do not print warnings or progress, only errors and data.
     #[arg(long, short, global = true)]
     quiet: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Format {
-    /// For people.
-    Text,
-    /// For programs: one JSON document on standard output.
-    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

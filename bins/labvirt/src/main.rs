@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use labcli::{ColorWhen, Output, data};
+use labcli::{ColorWhen, Format, Output, data};
 
 /// Exit status: success.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -49,14 +49,6 @@ struct Cli {
     /// Do not print warnings or progress, only errors and data.
     #[arg(long, short, global = true)]
     quiet: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Format {
-    /// For people.
-    Text,
-    /// For programs: one JSON document on standard output.
-    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

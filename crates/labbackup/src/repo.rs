@@ -263,7 +263,7 @@ pub struct WriteLock {
     _file: std::fs::File,
 }
 
-fn lock(backup: &Backup) -> Result<Option<WriteLock>, BackupError> {
+fn lock(backup: &Backup) -> Result<WriteLock, BackupError> {
     let repository = backup.repository.as_str();
     let path = if repository.starts_with('/') {
         PathBuf::from(format!(
@@ -302,7 +302,7 @@ fn lock(backup: &Backup) -> Result<Option<WriteLock>, BackupError> {
                 &mut &file,
                 format!("{} {}\n", std::process::id(), host.trim()).as_bytes(),
             );
-            Ok(Some(WriteLock { _file: file }))
+            Ok(WriteLock { _file: file })
         }
         Err(std::fs::TryLockError::WouldBlock) => {
             let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -377,7 +377,7 @@ impl Repo {
     ///
     /// # Errors
     /// [`BackupError::Locked`] with the holder, or the lock file cannot be made.
-    pub fn write_lock(&self) -> Result<Option<WriteLock>, BackupError> {
+    pub fn write_lock(&self) -> Result<WriteLock, BackupError> {
         lock(&self.backup)
     }
 

@@ -116,6 +116,15 @@ pub fn data(s: &str) -> anyhow::Result<()> {
     }
 }
 
+/// `--format`, as every labkit binary takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For programs: one JSON document on standard output.
+    Json,
+}
+
 /// `--color` as written on the command line (or `NO_COLOR`), read before clap
 /// parses, so that clap's own messages (usage errors, help) obey it too.
 pub fn color_from_args() -> clap::ColorChoice {
