@@ -191,6 +191,59 @@ impl Dockerd {
         );
     }
 
+    /// Give the daemon's namespace an address besides loopback (a veth pair
+    /// inside it, since this kernel has no dummy links), for Swarm, which
+    /// will not advertise 127.0.0.1. Returns the address without prefix.
+    ///
+    /// # Panics
+    /// When the link cannot be made.
+    pub fn add_address(&self, cidr: &str) -> String {
+        let ns = self.netns.as_ref().expect("namespace");
+        for args in [
+            &[
+                "ip", "link", "add", "lk0", "type", "veth", "peer", "name", "lk1",
+            ][..],
+            &["ip", "addr", "add", cidr, "dev", "lk0"],
+            &["ip", "link", "set", "lk0", "up"],
+            &["ip", "link", "set", "lk1", "up"],
+        ] {
+            let o = ns.exec(args, None);
+            assert!(
+                o.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        cidr.split('/').next().unwrap_or(cidr).to_owned()
+    }
+
+    /// A build context (tar) for `FROM scratch` with busybox-static and its
+    /// applets, a `/tmp` (scratch has none), and `cmd` as its command.
+    ///
+    /// # Panics
+    /// When /bin/busybox cannot be read.
+    #[must_use]
+    pub fn busybox_context(cmd: &[&str]) -> Vec<u8> {
+        let cmd_json: Vec<String> = cmd.iter().map(|c| format!("{c:?}")).collect();
+        let dockerfile = format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\nRUN [\"/bin/busybox\", \"mkdir\", \"-m\", \"1777\", \"/tmp\"]\nCMD [{}]\n",
+            cmd_json.join(", ")
+        );
+        let busybox = std::fs::read("/bin/busybox").expect("busybox");
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, data, mode) in [
+            ("Dockerfile", dockerfile.as_bytes(), 0o644),
+            ("busybox", &busybox[..], 0o755),
+        ] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(mode);
+            h.set_cksum();
+            b.append_data(&mut h, name, data).expect("tar");
+        }
+        b.into_inner().expect("tar")
+    }
+
     fn scratch_path(&self, p: &str) -> PathBuf {
         self.scratch().join(p)
     }
