@@ -69,6 +69,18 @@ impl Dockerd {
     /// When it cannot be started: the test cannot run.
     #[must_use]
     pub fn start(tag: &str) -> Self {
+        Self::start_with_config(tag, "{}")
+    }
+
+    /// Start one whose daemon.json is `config` (a JSON object) with the
+    /// scratch paths, socket, and no bridge or iptables added to it, and wait
+    /// until it answers. Everything is in the file, so a key of `config` never
+    /// conflicts with a flag.
+    ///
+    /// # Panics
+    /// When it cannot be started: the test cannot run.
+    #[must_use]
+    pub fn start_with_config(tag: &str, config: &str) -> Self {
         if let Some(why) = unavailable() {
             panic!("a Docker Engine cannot run here: {why}");
         }
@@ -79,22 +91,34 @@ impl Dockerd {
             .tempdir()
             .expect("scratch");
         let s = scratch.path();
-        std::fs::write(s.join("daemon.json"), "{}\n").expect("daemon.json");
+        let mut cfg: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(config).expect("a JSON object");
+        let path = |p: &str| serde_json::Value::String(s.join(p).display().to_string());
+        for (k, v) in [
+            ("data-root", path("data")),
+            ("exec-root", path("exec")),
+            ("pidfile", path("docker.pid")),
+            (
+                "hosts",
+                serde_json::json!([format!("unix://{}", s.join("docker.sock").display())]),
+            ),
+            ("bridge", serde_json::json!("none")),
+            ("iptables", serde_json::json!(false)),
+            ("ip6tables", serde_json::json!(false)),
+        ] {
+            cfg.insert(k.to_owned(), v);
+        }
+        std::fs::write(
+            s.join("daemon.json"),
+            serde_json::to_string_pretty(&cfg).expect("json"),
+        )
+        .expect("daemon.json");
         let log = std::fs::File::create(s.join("dockerd.log")).expect("log");
         let child = Command::new("nsenter")
             .arg(format!("--net=/run/netns/{}", netns.name()))
             .arg("dockerd")
             .arg("--config-file")
             .arg(s.join("daemon.json"))
-            .arg("--data-root")
-            .arg(s.join("data"))
-            .arg("--exec-root")
-            .arg(s.join("exec"))
-            .arg("--pidfile")
-            .arg(s.join("docker.pid"))
-            .arg("-H")
-            .arg(format!("unix://{}", s.join("docker.sock").display()))
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -134,6 +158,12 @@ impl Dockerd {
     #[must_use]
     pub fn scratch(&self) -> &Path {
         self.scratch.as_ref().expect("scratch").path()
+    }
+
+    /// The name of the daemon's network namespace.
+    #[must_use]
+    pub fn netns_name(&self) -> &str {
+        self.netns.as_ref().expect("namespace").name()
     }
 
     /// The daemon's socket, as `unix:///...`.

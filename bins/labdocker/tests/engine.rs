@@ -9,8 +9,11 @@ use std::collections::BTreeSet;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use std::path::Path;
+
 use labdocker::Engine;
 use labdocker::audit::Severity;
+use labdocker::daemon::DaemonConfig;
 use labdocker::inventory::Health;
 use labkit_tests::dockerd::Dockerd;
 
@@ -804,4 +807,97 @@ fn swarm_uses_the_labs_pool_deploys_owned_services_and_leaves_without_docker_gwb
         "10.0.0.0/24 overlaps segment management (10.0.0.0/24)"
     );
     ok(&d.docker(&["swarm", "leave", "--force"]));
+}
+
+#[test]
+#[cfg_attr(
+    not(labkit_dockerd),
+    ignore = "needs root, network namespaces and Docker Engine (Debian packages docker.io, busybox-static)"
+)]
+fn a_real_dockerd_runs_with_the_generated_daemon_json_and_refuses_the_unknown_key_labdocker_reports()
+ {
+    let docker = labdocker::parse("lab.toml", &lab("unix:///unused", "")).unwrap();
+    let generated = DaemonConfig::parse(Path::new("daemon.json"), String::new())
+        .unwrap()
+        .merged(&docker);
+    let d = Dockerd::start_with_config("dkc", &generated);
+    let e = engine(&d);
+    // A network without a subnet is cut from the lab's pool, at its size.
+    ok(&d.docker(&["network", "create", "--driver", "bridge", "lk-pool"]));
+    let subnet = ok(&d.docker(&[
+        "network",
+        "inspect",
+        "lk-pool",
+        "--format",
+        "{{(index .IPAM.Config 0).Subnet}}",
+    ]));
+    let subnet: labnet::Ipv4Cidr = subnet.trim().parse().unwrap();
+    assert!(
+        subnet.overlaps("172.17.0.0/16".parse().unwrap()) && subnet.len() == 24,
+        "{subnet}"
+    );
+    let info = ok(&d.docker(&["info", "--format", "{{.LoggingDriver}}"]));
+    assert_eq!(info.trim(), "json-file");
+    let file = DaemonConfig::read(&d.scratch().join("daemon.json")).unwrap();
+    let r = e
+        .audit(&[], Some(&serde_json::Value::Object(file.values.clone())))
+        .unwrap();
+    assert!(
+        r.findings.iter().all(|f| f.check != "LD-D05"),
+        "rotation is set: {:?}",
+        r.findings
+    );
+
+    // A misspelt key: labdocker names it and its line; dockerd will not start with it.
+    let mut bad = file.values;
+    bad.insert("live_restore".to_owned(), serde_json::json!(true));
+    for (k, p) in [
+        ("data-root", "bad-data"),
+        ("exec-root", "bad-exec"),
+        ("pidfile", "bad.pid"),
+    ] {
+        bad.insert(k.to_owned(), serde_json::json!(d.scratch().join(p)));
+    }
+    bad.insert(
+        "hosts".to_owned(),
+        serde_json::json!([format!("unix://{}", d.scratch().join("bad.sock").display())]),
+    );
+    let bad_path = d.scratch().join("bad.json");
+    std::fs::write(&bad_path, serde_json::to_string_pretty(&bad).unwrap()).unwrap();
+    let problems = DaemonConfig::read(&bad_path).unwrap().validate(&[]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].key, "live_restore");
+    assert!(problems[0].line.is_some());
+    let o = Command::new("timeout")
+        .args([
+            "20",
+            "nsenter",
+            &format!("--net=/run/netns/{}", d.netns_name()),
+            "dockerd",
+            "--config-file",
+        ])
+        .arg(&bad_path)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("live_restore"),
+        "dockerd names the key too: {err}"
+    );
+    // And the binary says the same, with the key dockerd wanted.
+    let lab_file = write_lab(&d, "");
+    let o = labdocker(&[
+        "daemon-config",
+        lab_file.to_str().unwrap(),
+        "--current",
+        bad_path.to_str().unwrap(),
+        "--check",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("did you mean \"live-restore\"?"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
