@@ -350,12 +350,28 @@ fn run(cli: Cli, out: &Output) -> Result<u8> {
                 out.error(&format!("{p} (in the merged result; value {})", p.value));
                 out.hint(&p.hint);
             }
+            // Networks that exist already keep their subnets whatever the
+            // file says: they are checked on the Engine when it answers.
+            let mut overlaps = Vec::new();
+            match connect().and_then(|e| Ok(e.network_facts()?)) {
+                Ok(nets) => {
+                    overlaps = labdocker::audit::networks(&nets, &ranges);
+                    for f in &overlaps {
+                        out.error(&format!("existing {}: {}", f.object, f.evidence));
+                        out.hint(f.fix);
+                    }
+                }
+                Err(e) => out.note(&format!(
+                    "existing Docker networks were not checked: {}",
+                    describe(&e)
+                )),
+            }
             if diff {
                 data(&unified_diff(&path.display().to_string(), &cur.text, &text))?;
             } else if write.is_none() {
                 data(&text)?;
             }
-            if !problems.is_empty() {
+            if !problems.is_empty() || !overlaps.is_empty() {
                 if write.is_some() {
                     out.error("nothing was written");
                 }

@@ -806,6 +806,18 @@ fn swarm_uses_the_labs_pool_deploys_owned_services_and_leaves_without_docker_gwb
         n02[0].evidence,
         "10.0.0.0/24 overlaps segment management (10.0.0.0/24)"
     );
+    // daemon-config checks the networks that exist, and will not write then.
+    let out = d.scratch().join("out.json");
+    let o = labdocker(&["daemon-config", lab, "--write", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "existing network ingress: 10.0.0.0/24 overlaps segment management (10.0.0.0/24)"
+        ),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing was written");
     ok(&d.docker(&["swarm", "leave", "--force"]));
 }
 
@@ -885,7 +897,37 @@ fn a_real_dockerd_runs_with_the_generated_daemon_json_and_refuses_the_unknown_ke
         err.contains("live_restore"),
         "dockerd names the key too: {err}"
     );
-    // And the binary says the same, with the key dockerd wanted.
+    // The binary writes the file, and a second run changes nothing.
+    let lab_file = write_lab(&d, "");
+    let out = d.scratch().join("etc-docker").join("daemon.json");
+    let o = labdocker(&[
+        "daemon-config",
+        lab_file.to_str().unwrap(),
+        "--write",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        written,
+        DaemonConfig::parse(&out, String::new()).unwrap().merged(
+            &labdocker::parse("lab.toml", &std::fs::read_to_string(&lab_file).unwrap()).unwrap()
+        )
+    );
+    let o = labdocker(&[
+        "daemon-config",
+        lab_file.to_str().unwrap(),
+        "--write",
+        out.to_str().unwrap(),
+        "--diff",
+    ]);
+    assert!(
+        o.status.success() && o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("already as the lab asks"));
+    // And the binary says what dockerd said, with the key dockerd wanted.
     let lab_file = write_lab(&d, "");
     let o = labdocker(&[
         "daemon-config",

@@ -873,6 +873,25 @@ impl Report {
 }
 
 impl crate::engine::Engine {
+    /// Every existing network's subnets, by name.
+    ///
+    /// # Errors
+    /// When the Engine does not answer.
+    pub fn network_facts(&self) -> Result<Vec<NetworkFacts>, crate::error::EngineError> {
+        let nets = self
+            .block(
+                self.bollard()
+                    .list_networks(None::<bollard::query_parameters::ListNetworksOptions>),
+            )
+            .map_err(|source| crate::error::EngineError::Api {
+                what: "list networks",
+                source,
+            })?;
+        let mut facts: Vec<NetworkFacts> = nets.iter().map(NetworkFacts::new).collect();
+        facts.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(facts)
+    }
+
     /// Audit every container, the daemon and its networks. `lab` is the
     /// ranges Docker must stay out of ([`crate::lab_ranges`]); `daemon_json`
     /// the daemon's configuration file when it can be read (the settings
