@@ -511,6 +511,17 @@ fn the_audit_finds_each_concern_on_real_containers_and_nothing_on_a_hardened_one
     let d = Dockerd::start("dka");
     let e = engine(&d);
     build(&e, "lk-a", &["sleep", "3600"]);
+    let labels = ok(&d.docker(&[
+        "image",
+        "inspect",
+        "lk-a",
+        "--format",
+        "{{json .Config.Labels}}",
+    ]));
+    assert!(
+        labels.contains("\"org.labkit.owner\":\"labkit\""),
+        "an image labdocker builds is labkit's: {labels}"
+    );
     let sock = d.scratch().join("docker.sock");
     let run = |args: &[&str]| ok(&d.docker(args));
     // Created, not started: inspect data is the same, and a privileged
