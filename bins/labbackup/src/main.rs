@@ -194,20 +194,7 @@ enum Command {
 }
 
 fn load(path: &Path, out: &Output) -> Result<Result<labbackup::Backup, u8>> {
-    let doc = match labcli::read_document(path)? {
-        Ok(d) => d,
-        Err(d) => {
-            out.diagnostics(&d);
-            return Ok(Err(EXIT_FAIL));
-        }
-    };
-    match labbackup::from_document(&doc) {
-        Ok(b) => Ok(Ok(b)),
-        Err(d) => {
-            out.diagnostics(&d);
-            Ok(Err(EXIT_FAIL))
-        }
-    }
+    Ok(labcli::load(path, out, labbackup::from_document)?.ok_or(EXIT_FAIL))
 }
 
 fn run(cmd: Command, out: &Output) -> Result<u8> {

@@ -236,20 +236,15 @@ fn parse_label(s: &str) -> Result<(String, String), String> {
 }
 
 fn load(path: &Path, out: &Output) -> Result<Result<(Docker, labnet::LabFile), u8>> {
-    let doc = match labcli::read_document(path)? {
-        Ok(d) => d,
-        Err(d) => {
-            out.diagnostics(&d);
-            return Ok(Err(EXIT_FAIL));
-        }
-    };
-    match labdocker::from_document_with_lab(&doc) {
-        Ok(b) => Ok(Ok(b)),
-        Err(d) => {
-            out.diagnostics(&d);
-            Ok(Err(EXIT_FAIL))
-        }
-    }
+    Ok(
+        match labcli::load(path, out, labdocker::from_document_with_lab)? {
+            Some((d, net)) => {
+                out.diagnostics(net.warnings());
+                Ok((d, net))
+            }
+            None => Err(EXIT_FAIL),
+        },
+    )
 }
 
 fn json(v: &impl serde::Serialize) -> Result<()> {

@@ -12,12 +12,33 @@ fn labdocker(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn example() -> String {
-    format!("{}/../../examples/aws-vpc.toml", env!("CARGO_MANIFEST_DIR"))
+/// The reference lab with the issue's `[docker]` section, in a scratch
+/// directory removed when the returned guard drops.
+fn example() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("lab.toml");
+    std::fs::write(&p, format!("{}{DOCKER}", labnet::reference::TOML)).unwrap();
+    let p = p.display().to_string();
+    (dir, p)
 }
+
+const DOCKER: &str = r#"
+[docker]
+socket = "unix:///var/run/docker.sock"
+data_root = "/data/docker"
+storage_driver = "overlay2"
+log = { driver = "json-file", max_size = "10m", max_file = 3 }
+address_pools = [{ base = "172.17.0.0/16", size = 24 }]
+swarm = { enabled = true, address_pool = "172.30.0.0/16", subnet_size = 24 }
+
+[docker.prune]
+keep_images_newer_than = "168h"
+keep_volumes = true
+"#;
 
 #[test]
 fn help_lists_every_command_and_the_exit_codes() {
+    let (_d, example) = example();
     let o = labdocker(&["--help"]);
     assert!(o.status.success());
     let h = String::from_utf8_lossy(&o.stdout);
@@ -37,7 +58,7 @@ fn help_lists_every_command_and_the_exit_codes() {
     let o = labdocker(&["audit", "--help"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("sarif"));
     assert_eq!(
-        labdocker(&["audit", &example(), "--fail-on", "urgent"])
+        labdocker(&["audit", &example, "--fail-on", "urgent"])
             .status
             .code(),
         Some(2)
@@ -46,9 +67,10 @@ fn help_lists_every_command_and_the_exit_codes() {
 
 #[test]
 fn a_bad_lab_names_file_line_field_and_value_and_exits_1() {
+    let (_e, example) = example();
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("lab.toml");
-    let text = std::fs::read_to_string(example()).unwrap().replace(
+    let text = std::fs::read_to_string(&example).unwrap().replace(
         "address_pools = [{ base = \"172.17.0.0/16\", size = 24 }]",
         "address_pools = [{ base = \"10.0.0.0/16\", size = 24 }]",
     );
@@ -66,9 +88,10 @@ fn a_bad_lab_names_file_line_field_and_value_and_exits_1() {
 
 #[test]
 fn an_engine_that_does_not_answer_is_exit_2_with_the_socket_named() {
+    let (_d, example) = example();
     let o = labdocker(&[
         "health",
-        &example(),
+        &example,
         "--socket",
         "unix:///nonexistent/docker.sock",
     ]);
@@ -78,13 +101,14 @@ fn an_engine_that_does_not_answer_is_exit_2_with_the_socket_named() {
         err.contains("cannot reach the Docker Engine at unix:///nonexistent/docker.sock"),
         "{err}"
     );
-    let o = labdocker(&["df", &example(), "--socket", "tcp://127.0.0.1:2375"]);
+    let o = labdocker(&["df", &example, "--socket", "tcp://127.0.0.1:2375"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("is not a unix socket"));
 }
 
 #[test]
 fn daemon_config_offline_prints_diffs_and_refuses_to_write_a_bad_file() {
+    let (_e, example) = example();
     let d = tempfile::tempdir().unwrap();
     let cur = d.path().join("daemon.json");
     std::fs::write(
@@ -97,7 +121,7 @@ fn daemon_config_offline_prints_diffs_and_refuses_to_write_a_bad_file() {
         &[
             &[
                 "daemon-config",
-                &example(),
+                &example,
                 "--current",
                 cur.to_str().unwrap(),
                 "--diff",
@@ -124,12 +148,7 @@ fn daemon_config_offline_prints_diffs_and_refuses_to_write_a_bad_file() {
     );
     let o = labdocker(
         &[
-            &[
-                "daemon-config",
-                &example(),
-                "--write",
-                cur.to_str().unwrap(),
-            ][..],
+            &["daemon-config", &example, "--write", cur.to_str().unwrap()][..],
             &sock,
         ]
         .concat(),
@@ -144,7 +163,7 @@ fn daemon_config_offline_prints_diffs_and_refuses_to_write_a_bad_file() {
         &[
             &[
                 "daemon-config",
-                &example(),
+                &example,
                 "--current",
                 cur.to_str().unwrap(),
                 "--check",

@@ -157,23 +157,13 @@ pub(crate) fn load(lab: Option<&Path>, out: &Output) -> Result<Result<labvirt::V
     let Some(path) = lab else {
         return Ok(Ok(labvirt::reference::lab()));
     };
-    let doc = match labcli::read_document(path)? {
-        Ok(d) => d,
-        Err(d) => {
-            out.diagnostics(&d);
-            return Ok(Err(EXIT_FAIL));
-        }
-    };
-    match labvirt::from_document(&doc) {
-        Ok(l) => {
+    Ok(match labcli::load(path, out, labvirt::from_document)? {
+        Some(l) => {
             out.diagnostics(l.net.warnings());
-            Ok(Ok(l))
+            Ok(l)
         }
-        Err(d) => {
-            out.diagnostics(&d);
-            Ok(Err(EXIT_FAIL))
-        }
-    }
+        None => Err(EXIT_FAIL),
+    })
 }
 
 pub(crate) fn json<T: serde::Serialize>(v: &T) -> Result<()> {

@@ -172,6 +172,34 @@ pub fn read_document(path: &Path) -> anyhow::Result<Result<Document, Diagnostics
     }
 }
 
+/// Read the lab file at `path` (or `-`) and hand its document to `read`, a
+/// crate's `from_document`. Diagnostics of either step are printed to
+/// stderr; `Ok(None)` means the file is not a valid lab (every binary's exit
+/// status 1), `Err` that it could not be read.
+///
+/// # Errors
+/// The file or standard input could not be read.
+pub fn load<T>(
+    path: &Path,
+    out: &Output,
+    read: impl FnOnce(&Document) -> Result<T, Diagnostics>,
+) -> anyhow::Result<Option<T>> {
+    let doc = match read_document(path)? {
+        Ok(d) => d,
+        Err(d) => {
+            out.diagnostics(&d);
+            return Ok(None);
+        }
+    };
+    match read(&doc) {
+        Ok(v) => Ok(Some(v)),
+        Err(d) => {
+            out.diagnostics(&d);
+            Ok(None)
+        }
+    }
+}
+
 /// Parse the command line with `--color` (and `NO_COLOR`) applied to clap's
 /// own messages. Help and version are printed to stdout and give exit status
 /// 0; a usage error is printed to stderr and gives 2, every binary's usage
