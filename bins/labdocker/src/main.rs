@@ -53,7 +53,7 @@ struct Cli {
     /// Do not print notes, only errors and data.
     #[arg(long, short, global = true)]
     quiet: bool,
-    /// The Engine's socket, unix:///... (default: the lab's [docker] socket).
+    /// The Engine's socket, unix:///... (default: the lab's docker.socket).
     #[arg(long, global = true, value_name = "URL")]
     socket: Option<String>,
 }
@@ -71,7 +71,7 @@ enum AuditFormat {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check the lab file's [docker] section (and the sections it depends on).
+    /// Check the lab file's docker section (and the sections it depends on).
     Check {
         /// Lab file.
         lab: PathBuf,
@@ -199,7 +199,9 @@ enum SwarmCommand {
         /// Replicas.
         #[arg(long, default_value_t = 1)]
         replicas: u32,
-        /// [ADDRESS:]PUBLISHED:TARGET[/PROTOCOL]; repeatable.
+        /// A port to publish, PUBLISHED:TARGET, with ADDRESS: before and /PROTOCOL
+        /// after when wanted (Swarm publishes on every address); repeatable.
+        #[arg(value_name = "[ADDRESS:]PUBLISHED:TARGET[/PROTOCOL]")]
         #[arg(long, value_parser = |s: &str| s.parse::<Publish>())]
         publish: Vec<Publish>,
         /// Network (an overlay that does not exist is created); repeatable.
