@@ -17,7 +17,9 @@
 //! - `labkit_rclone`: rclone, whose `serve restic` is a REST repository server;
 //! - `labkit_systemd_analyze`: systemd-analyze, to verify generated units;
 //! - `labkit_dockerd`: network namespaces, and dockerd, containerd, runc and
-//!   busybox (static), for a Docker Engine of the test's own.
+//!   busybox (static), for a Docker Engine of the test's own;
+//! - `labkit_sshd`: root, sshd (Debian's openssh-server), ssh-keygen and
+//!   `unshare --mount`, for `sshd -T` in a mount namespace of the test's own.
 
 // Build scripts talk to cargo on stdout.
 #![allow(clippy::print_stdout)]
@@ -64,6 +66,8 @@ pub struct Probe {
     pub systemd_analyze: bool,
     /// A Docker Engine can run in a namespace.
     pub dockerd: bool,
+    /// sshd can be run in a mount namespace.
+    pub sshd: bool,
 }
 
 /// Look at this machine.
@@ -100,6 +104,10 @@ pub fn probe() -> Probe {
         ]
         .iter()
         .all(|p| std::path::Path::new(p).exists());
+    let sshd = root
+        && std::path::Path::new("/usr/sbin/sshd").exists()
+        && std::path::Path::new("/usr/bin/ssh-keygen").exists()
+        && runs("unshare", &["--mount", "true"]);
     Probe {
         root,
         netns,
@@ -110,6 +118,7 @@ pub fn probe() -> Probe {
         rclone,
         systemd_analyze,
         dockerd,
+        sshd,
     }
 }
 
@@ -125,6 +134,7 @@ pub fn emit() {
         "labkit_rclone",
         "labkit_systemd_analyze",
         "labkit_dockerd",
+        "labkit_sshd",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -147,6 +157,7 @@ pub fn emit() {
         (p.rclone, "labkit_rclone"),
         (p.systemd_analyze, "labkit_systemd_analyze"),
         (p.dockerd, "labkit_dockerd"),
+        (p.sshd, "labkit_sshd"),
     ] {
         if on {
             println!("cargo::rustc-cfg={cfg}");
