@@ -1,9 +1,41 @@
 //! labsec: the lab's security baseline.
 //!
-//! Begun (issue 11): [`sshd`], sshd's effective configuration computed as
-//! OpenSSH's `servconf.c` does (Include with globs and relative paths,
-//! first value wins, Match blocks for a connection), for trees where
-//! `sshd -T` cannot run; held against the real `sshd -T` by a differential
-//! test. The `[security]` section, the audit's checks, and `harden` follow.
+//! Begun (issue 11):
+//! - [`sshd`]: sshd's effective configuration computed as OpenSSH's
+//!   `servconf.c` does (Include with globs and relative paths, first value
+//!   wins, Match blocks for a connection), for trees where `sshd -T` cannot
+//!   run; held against the real `sshd -T` by a differential test.
+//! - [`read`]/[`from_document`]: `[security]` through labfile.
+//! - [`audit`]: the SSH area's checks with stable ids, severities,
+//!   references and remediations; a score; JSON and SARIF.
+//!
+//! fail2ban, kernel and host checks, and `harden`, follow.
 
+pub mod audit;
+pub mod live;
+pub mod model;
+mod read;
 pub mod sshd;
+
+pub use model::{AutoUpdates, Fail2ban, Security, SshPolicy};
+pub use read::{JAILS, LABSEC_SECTIONS, read};
+
+use std::sync::Arc;
+
+use labfile::{Diagnostics, Document, Sink};
+
+/// Read labnet's sections and `[security]` of `doc`, report unknown sections.
+///
+/// # Errors
+/// Every problem found, from both crates, in file order.
+pub fn from_document(doc: &Document) -> Result<(Security, labnet::LabFile), Diagnostics> {
+    let mut sink = Sink::new();
+    let net = labnet::labfile::read(doc, &mut sink);
+    let sec = read(doc, &mut sink);
+    doc.finish(&mut sink);
+    let all = sink.into_diagnostics(Arc::clone(doc.source()));
+    match (sec, net) {
+        (Some(s), Some(n)) if !all.has_errors() => Ok((s, n)),
+        _ => Err(all),
+    }
+}

@@ -928,3 +928,73 @@ pub fn parse_dump(text: &str) -> BTreeMap<String, String> {
     }
     m
 }
+
+/// A directive inside a Match block, with the block's criteria.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InMatch {
+    /// The Match line's criteria, as written.
+    pub criteria: String,
+    /// The keyword (canonical, lower case).
+    pub keyword: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Where.
+    pub origin: Origin,
+}
+
+impl Config {
+    /// Every directive written inside a Match block other than `Match all`
+    /// (those apply to every connection and are in the global values), so
+    /// that a check can see what some connections get.
+    #[must_use]
+    pub fn in_match(&self) -> Vec<InMatch> {
+        let mut out = Vec::new();
+        let mut current: Option<String> = None;
+        let mut stack = Vec::new();
+        for l in &self.lines {
+            match l {
+                Line::Enter => stack.push(current.clone()),
+                Line::Leave => current = stack.pop().flatten(),
+                Line::Match(args, _) => {
+                    let all = args.first().is_some_and(|a| a.eq_ignore_ascii_case("all"));
+                    current = (!all).then(|| args.join(" "));
+                }
+                Line::Directive(d) => {
+                    if let Some(c) = &current {
+                        out.push(InMatch {
+                            criteria: c.clone(),
+                            keyword: d.keyword.clone(),
+                            args: d.args.clone(),
+                            origin: d.origin.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// An `Effective` from `sshd -T` output, for the live audit: every value as
+/// sshd printed it.
+#[must_use]
+pub fn from_dump(text: &str) -> Effective {
+    let mut e = Effective::default();
+    for (k, v) in parse_dump(text) {
+        let args = if k == "port" || k == "allowgroups" {
+            v.split(' ').map(str::to_owned).collect()
+        } else {
+            vec![v]
+        };
+        e.values.insert(k, (args, None));
+    }
+    e
+}
+
+impl Effective {
+    /// Set a keyword's arguments (for evaluating one directive alone).
+    pub fn set(&mut self, keyword: &str, args: Vec<String>) {
+        self.values.insert(canonical(keyword), (args, None));
+    }
+}
