@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
+use labcli::unified_diff;
 use labcli::{ColorWhen, Format, Output, data};
 use labdocker::audit::Severity;
-use labdocker::daemon::{DaemonConfig, unified_diff};
+use labdocker::daemon::DaemonConfig;
 use labdocker::swarm::{Publish, Service};
 use labdocker::{Docker, Engine};
 
@@ -364,7 +365,12 @@ fn run(cli: Cli, out: &Output) -> Result<u8> {
                 )),
             }
             if diff {
-                data(&unified_diff(&path.display().to_string(), &cur.text, &text))?;
+                data(&unified_diff(
+                    &path.display().to_string(),
+                    "from the lab file",
+                    &cur.text,
+                    &text,
+                ))?;
             } else if write.is_none() {
                 data(&text)?;
             }

@@ -81,6 +81,25 @@ enum Command {
         #[arg(long, default_value = "high", value_parser = parse_severity)]
         fail_on: Severity,
     },
+    /// Write the baseline's files (sshd drop-in, fail2ban jails and filter,
+    /// sysctl.d, auditd rules, automatic updates), each validated first, a
+    /// backup of every file replaced; --rollback restores the last backup.
+    Harden {
+        /// Lab file.
+        lab: PathBuf,
+        /// Write below DIR instead of this machine.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+        /// The host's segment: sshd's port comes from its ssh_ports.
+        #[arg(long)]
+        segment: Option<String>,
+        /// Print a unified diff per file and the sshd settings that change; write nothing.
+        #[arg(long, conflicts_with = "rollback")]
+        dry_run: bool,
+        /// Restore the files the last harden replaced and remove those it created.
+        #[arg(long)]
+        rollback: bool,
+    },
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -89,7 +108,7 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 
 fn lab_of(cmd: &Command) -> &Path {
     match cmd {
-        Command::Check { lab } | Command::Audit { lab, .. } => lab,
+        Command::Check { lab } | Command::Audit { lab, .. } | Command::Harden { lab, .. } => lab,
     }
 }
 
@@ -177,7 +196,155 @@ fn run(cli: Cli, out: &Output) -> Result<u8> {
             }
             Ok(if r.fails(fail_on) { EXIT_FAIL } else { EXIT_OK })
         }
+        Command::Harden {
+            root,
+            segment,
+            dry_run,
+            rollback,
+            ..
+        } => harden(
+            root.as_deref(),
+            segment.as_deref(),
+            dry_run,
+            rollback,
+            &policy,
+            &net,
+            out,
+        ),
     }
+}
+
+fn harden(
+    root: Option<&Path>,
+    segment: Option<&str>,
+    dry_run: bool,
+    rollback: bool,
+    policy: &labsec::Security,
+    net: &labnet::LabFile,
+    out: &Output,
+) -> Result<u8> {
+    use labsec::harden;
+    let tree = labsec::sshd::Tree::new(root.unwrap_or(Path::new("/")));
+    if rollback {
+        let done = harden::rollback(&tree)?;
+        for p in &done {
+            out.note(&format!("restored {p}"));
+        }
+        out.hint("reload sshd, fail2ban and sysctl (systemctl reload ssh fail2ban; sysctl --system) for the old files to take effect");
+        return Ok(EXIT_OK);
+    }
+    let range = match segment {
+        None => None,
+        Some(name) => match net
+            .lab()
+            .segments()
+            .iter()
+            .find(|s| s.name.as_str() == name)
+        {
+            Some(s) => Some(s.ssh_ports),
+            None => {
+                out.error(&format!("there is no segment {name:?} in the lab"));
+                return Ok(EXIT_USAGE);
+            }
+        },
+    };
+    let plan = match harden::plan(&tree, policy, range) {
+        Ok(p) => p,
+        Err(e @ harden::HardenError::NoAuthorizedKey { .. }) => {
+            out.error(&e.to_string());
+            out.hint("add a public key to ~/.ssh/authorized_keys of a member of allow_groups first; nothing was written");
+            return Ok(EXIT_FAIL);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for n in &plan.notes {
+        out.note(n);
+    }
+    if plan.changes.is_empty() {
+        out.note("the host already meets the baseline: nothing to write");
+        return Ok(EXIT_OK);
+    }
+    if dry_run {
+        let mut t = String::new();
+        for c in &plan.changes {
+            t.push_str(&labcli::unified_diff(
+                &c.path,
+                "labsec harden",
+                c.old.as_deref().unwrap_or(""),
+                &c.new,
+            ));
+        }
+        // sshd's checked settings before and after, as labsec reads them.
+        let before = labsec::sshd::Config::read(&tree, "/etc/ssh/sshd_config").effective(None);
+        let scratch = tempfile::tempdir()?;
+        let mirror = labsec::sshd::Tree::new(scratch.path());
+        copy_tree(&tree.path("/etc/ssh"), &mirror.path("/etc/ssh"))?;
+        for c in plan
+            .changes
+            .iter()
+            .filter(|c| c.path.starts_with("/etc/ssh/"))
+        {
+            let p = mirror.path(&c.path);
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d)?;
+            }
+            std::fs::write(p, &c.new)?;
+        }
+        let after = labsec::sshd::Config::read(&mirror, "/etc/ssh/sshd_config").effective(None);
+        let mut d = String::new();
+        for k in labsec::sshd::CHECKED {
+            let (b, a) = (before.value(k), after.value(k));
+            if a != b {
+                d.push_str(&format!("-{k} {b}\n+{k} {a}\n"));
+            }
+        }
+        if !d.is_empty() {
+            t.push_str(
+                "--- sshd effective settings\n+++ sshd effective settings (labsec harden)\n",
+            );
+            t.push_str(&d);
+        }
+        data(&t)?;
+        out.note(&format!(
+            "would write {} files; nothing was written",
+            plan.changes.len()
+        ));
+        return Ok(EXIT_OK);
+    }
+    match harden::apply(&tree, &plan) {
+        Ok(written) => {
+            for p in &written {
+                out.note(&format!("wrote {p}"));
+            }
+            out.note(&format!(
+                "sshd's port: {}; backups in {}",
+                plan.ssh_port,
+                harden::backup_dir(&tree).display()
+            ));
+            out.hint("reload sshd, fail2ban and sysctl (systemctl reload ssh fail2ban; sysctl --system); labsec harden --rollback undoes this");
+            Ok(EXIT_OK)
+        }
+        Err(e @ harden::HardenError::Refused { .. }) => {
+            out.error(&e.to_string());
+            out.note("nothing was written");
+            Ok(EXIT_FAIL)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let t = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_tree(&e.path(), &t)?;
+        } else if e.file_type()?.is_file() {
+            std::fs::copy(e.path(), &t)?;
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

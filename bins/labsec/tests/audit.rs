@@ -78,6 +78,8 @@ fn audit_json(root: &Path, lab: &Path) -> (Option<i32>, serde_json::Value) {
     ignore = "needs root: the fixtures' files must be owned by root"
 )]
 fn the_hardened_tree_is_clean() {
+    // Its sysctl.d keeps net.ipv4.ip_forward = 1: the lab host routes, and
+    // no check asks for 0.
     let (_d, root, lab) = tree("hardened");
     let (code, r) = audit_json(&root, &lab);
     assert_eq!(r["findings"], serde_json::json!([]), "{r:#}");
@@ -142,6 +144,20 @@ fn the_weak_tree_has_each_finding_it_was_made_for() {
         "passwordauthentication yes for connections matching \"Match Address 10.0.1.0/24\""
     );
     assert_eq!(pw[0]["location"]["line"], 13);
+    // A value a file sets is located at its line; one no file sets is the
+    // kernel's default, and says so.
+    let krn: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "LS-KRN-02")
+        .collect();
+    assert_eq!(krn[0]["evidence"], "net.ipv4.conf.all.accept_redirects = 1");
+    assert_eq!(krn[0]["location"]["file"], "/etc/sysctl.d/99-local.conf");
+    assert_eq!(
+        krn[1]["evidence"],
+        "net.ipv4.conf.default.accept_redirects = 1 (no file sets it: the kernel's default)"
+    );
     // SARIF locates findings at their file and line.
     let o = labsec(&[
         "audit",

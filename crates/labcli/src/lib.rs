@@ -217,3 +217,48 @@ pub fn parse_args<C: clap::Parser>() -> Result<C, std::process::ExitCode> {
             std::process::ExitCode::from(if e.use_stderr() { 2 } else { 0 })
         })
 }
+
+/// A unified diff of `old` to `new`, as one hunk with every line (the files
+/// labkit writes are a few dozen lines); empty when they are equal. The new
+/// side is labelled `path (new_label)`.
+#[must_use]
+pub fn unified_diff(path: &str, new_label: &str, old: &str, new: &str) -> String {
+    if old == new {
+        return String::new();
+    }
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    // Longest common subsequence: daemon.json files are a few dozen lines.
+    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
+        }
+    }
+    let mut out = format!(
+        "--- {path}\n+++ {path} ({new_label})\n@@ -{},{} +{},{} @@\n",
+        usize::from(!a.is_empty()),
+        a.len(),
+        usize::from(!b.is_empty()),
+        b.len()
+    );
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            out.push_str(&format!(" {}\n", a[i]));
+            i += 1;
+            j += 1;
+        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
+            out.push_str(&format!("+{}\n", b[j]));
+            j += 1;
+        } else {
+            out.push_str(&format!("-{}\n", a[i]));
+            i += 1;
+        }
+    }
+    out
+}

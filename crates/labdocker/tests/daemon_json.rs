@@ -2,7 +2,8 @@
 //! their line, ranges over the lab, rotation, TCP without TLS.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use labdocker::daemon::{DaemonConfig, unified_diff};
+use labcli::unified_diff;
+use labdocker::daemon::DaemonConfig;
 
 fn lab() -> (labdocker::Docker, Vec<(String, labnet::Ipv4Cidr)>) {
     let text = format!(
@@ -80,7 +81,7 @@ fn merge_keeps_the_users_keys_and_write_is_atomic_and_idempotent() {
         "{:?}",
         again.validate(&ranges)
     );
-    let diff = unified_diff("daemon.json", &cur.text, &merged);
+    let diff = unified_diff("daemon.json", "from the lab file", &cur.text, &merged);
     assert!(diff.contains("-  \"log-driver\": \"local\"\n"), "{diff}");
     assert!(
         diff.contains("+  \"log-driver\": \"json-file\",\n"),
@@ -99,7 +100,10 @@ fn merge_keeps_the_users_keys_and_write_is_atomic_and_idempotent() {
     );
     let second = DaemonConfig::read(&path).unwrap().merged(&d);
     assert_eq!(second, merged, "a second run changes nothing");
-    assert_eq!(unified_diff("daemon.json", &merged, &second), "");
+    assert_eq!(
+        unified_diff("daemon.json", "from the lab file", &merged, &second),
+        ""
+    );
     // A missing file is Docker's defaults.
     let none = DaemonConfig::read(&dir.path().join("absent.json")).unwrap();
     assert!(none.values.is_empty() && none.text.is_empty());

@@ -97,9 +97,12 @@ pub struct Check {
 
 macro_rules! check {
     ($id:literal, $sev:ident, $r:literal, $title:literal, $fix:literal) => {
+        check!("ssh", $id, $sev, $r, $title, $fix)
+    };
+    ($area:literal, $id:literal, $sev:ident, $r:literal, $title:literal, $fix:literal) => {
         Check {
             id: $id,
-            area: "ssh",
+            area: $area,
             title: $title,
             severity: Severity::$sev,
             reference: $r,
@@ -285,6 +288,158 @@ pub const CHECKS: &[Check] = &[
         "sshd accepts its configuration",
         "fix the lines named; sshd refuses to start (or to reload) with them"
     ),
+    check!(
+        "kernel",
+        "LS-KRN-01",
+        Medium,
+        "CIS Debian 12 v1.1.0 3.3.7",
+        "reverse path filtering on",
+        "set net.ipv4.conf.all.rp_filter = 1 (2, loose, where the lab routes asymmetrically) in /etc/sysctl.d"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-02",
+        Medium,
+        "CIS Debian 12 v1.1.0 3.3.5",
+        "ICMP redirects not accepted",
+        "set net.ipv4.conf.all.accept_redirects = 0 and net.ipv4.conf.default.accept_redirects = 0"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-03",
+        Medium,
+        "CIS Debian 12 v1.1.0 3.3.2",
+        "ICMP redirects not sent",
+        "set net.ipv4.conf.all.send_redirects = 0 and net.ipv4.conf.default.send_redirects = 0"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-04",
+        Medium,
+        "CIS Debian 12 v1.1.0 3.3.8",
+        "source-routed packets not accepted",
+        "set net.ipv4.conf.all.accept_source_route = 0 and net.ipv4.conf.default.accept_source_route = 0"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-05",
+        Medium,
+        "CIS Debian 12 v1.1.0 3.3.10",
+        "TCP SYN cookies on",
+        "set net.ipv4.tcp_syncookies = 1"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-06",
+        Low,
+        "CIS Debian 12 v1.1.0 3.3.9",
+        "martian packets logged",
+        "set net.ipv4.conf.all.log_martians = 1 and net.ipv4.conf.default.log_martians = 1"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-07",
+        Low,
+        "CIS Debian 12 v1.1.0 3.3.4",
+        "broadcast ICMP ignored",
+        "set net.ipv4.icmp_echo_ignore_broadcasts = 1"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-08",
+        Medium,
+        "CIS Debian 12 v1.1.0 1.5.1",
+        "address space layout randomisation full",
+        "set kernel.randomize_va_space = 2"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-09",
+        Low,
+        "lab design (KSPP)",
+        "kernel pointers hidden",
+        "set kernel.kptr_restrict = 1 (or 2)"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-10",
+        Low,
+        "lab design (KSPP)",
+        "dmesg restricted to root",
+        "set kernel.dmesg_restrict = 1"
+    ),
+    check!(
+        "kernel",
+        "LS-KRN-11",
+        Low,
+        "lab design (KSPP)",
+        "hard and symbolic link protections on",
+        "set fs.protected_hardlinks = 1 and fs.protected_symlinks = 1"
+    ),
+    check!(
+        "host",
+        "LS-HST-01",
+        Medium,
+        "CIS Debian 12 v1.1.0 1.2.2 / lab design",
+        "automatic security updates configured",
+        "Debian: install unattended-upgrades and set APT::Periodic::Unattended-Upgrade \"1\" in /etc/apt/apt.conf.d/20auto-upgrades; Rocky: dnf-automatic with apply_updates = yes"
+    ),
+    check!(
+        "host",
+        "LS-HST-02",
+        Medium,
+        "CIS Docker Benchmark v1.6.0 1.1.3-1.1.18",
+        "auditd watches Docker's files",
+        "add -w rules for each file named to /etc/audit/rules.d/docker.rules"
+    ),
+    check!(
+        "host",
+        "LS-HST-03",
+        High,
+        "CIS Debian 12 v1.1.0 1.3.1",
+        "SELinux enforcing or AppArmor enabled",
+        "keep AppArmor on (no apparmor=0 on the kernel command line) or set SELINUX=enforcing"
+    ),
+    check!(
+        "host",
+        "LS-HST-04",
+        High,
+        "CIS Debian 12 v1.1.0 7.1.11",
+        "no world-writable files in system paths",
+        "chmod o-w each file named"
+    ),
+    check!(
+        "fail2ban",
+        "LS-F2B-01",
+        Medium,
+        "lab design",
+        "fail2ban installed",
+        "install fail2ban"
+    ),
+    check!(
+        "fail2ban",
+        "LS-F2B-02",
+        Medium,
+        "lab design",
+        "sshd jail enabled on the host's SSH ports",
+        "enable [sshd] in /etc/fail2ban/jail.local with port = the sshd ports"
+    ),
+    check!(
+        "fail2ban",
+        "LS-F2B-03",
+        Medium,
+        "lab design",
+        "docker-auth jail bans in DOCKER-USER",
+        "enable [docker-auth] with banaction = iptables-multiport[chain=\"DOCKER-USER\"]: bans in INPUT never reach Docker-published ports"
+    ),
+    check!(
+        "fail2ban",
+        "LS-F2B-04",
+        Low,
+        "lab design",
+        "jail timings as the lab's",
+        "set bantime, findtime and maxretry in [DEFAULT] of jail.local to [security.fail2ban]'s"
+    ),
 ];
 
 /// The check `id`.
@@ -316,7 +471,7 @@ pub struct Finding {
     pub remediation: &'static str,
 }
 
-fn finding(id: &'static str, evidence: String, location: Option<Origin>) -> Finding {
+pub(crate) fn finding(id: &'static str, evidence: String, location: Option<Origin>) -> Finding {
     let c = check(id).unwrap_or(&CHECKS[0]);
     Finding {
         check: c.id,

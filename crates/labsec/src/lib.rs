@@ -12,6 +12,8 @@
 //! fail2ban, kernel and host checks, and `harden`, follow.
 
 pub mod audit;
+pub mod harden;
+pub mod host;
 pub mod live;
 pub mod model;
 mod read;

@@ -97,5 +97,17 @@ pub fn audit(
         source,
         port_range,
     };
-    Ok(Report::new(audit::CHECKS, audit::ssh(&input, policy)))
+    let mut findings = audit::ssh(&input, policy);
+    let live = matches!(target, Target::Host);
+    findings.extend(crate::host::kernel(&tree, live));
+    findings.extend(crate::host::host(&tree, live));
+    let ports: Vec<u16> = input
+        .effective
+        .value("port")
+        .split(' ')
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let docker = tree.path("/usr/sbin/dockerd").exists() || tree.path("/usr/bin/dockerd").exists();
+    findings.extend(crate::host::fail2ban(&tree, policy, &ports, docker));
+    Ok(Report::new(audit::CHECKS, findings))
 }

@@ -946,22 +946,31 @@ pub struct InMatch {
 impl Config {
     /// Every directive written inside a Match block other than `Match all`
     /// (those apply to every connection and are in the global values), so
-    /// that a check can see what some connections get.
+    /// that a check can see what some connections get; except keywords a
+    /// `Match all` block before it already set, since in the reparse the
+    /// first Match value wins.
     #[must_use]
     pub fn in_match(&self) -> Vec<InMatch> {
         let mut out = Vec::new();
-        let mut current: Option<String> = None;
+        // None: global; Some(None): Match all; Some(Some(c)): other Match.
+        let mut current: Option<Option<String>> = None;
         let mut stack = Vec::new();
+        let mut by_all: std::collections::HashSet<String> = std::collections::HashSet::new();
         for l in &self.lines {
             match l {
                 Line::Enter => stack.push(current.clone()),
                 Line::Leave => current = stack.pop().flatten(),
                 Line::Match(args, _) => {
                     let all = args.first().is_some_and(|a| a.eq_ignore_ascii_case("all"));
-                    current = (!all).then(|| args.join(" "));
+                    current = Some((!all).then(|| args.join(" ")));
                 }
                 Line::Directive(d) => {
-                    if let Some(c) = &current {
+                    if let Some(None) = &current {
+                        by_all.insert(d.keyword.clone());
+                    }
+                    if let Some(Some(c)) = &current
+                        && !by_all.contains(&d.keyword)
+                    {
                         out.push(InMatch {
                             criteria: c.clone(),
                             keyword: d.keyword.clone(),
