@@ -1,15 +1,17 @@
 //! labsec: the lab's security baseline.
 //!
-//! Begun (issue 11):
+//! In progress (issue 11):
 //! - [`sshd`]: sshd's effective configuration computed as OpenSSH's
 //!   `servconf.c` does (Include with globs and relative paths, first value
 //!   wins, Match blocks for a connection), for trees where `sshd -T` cannot
 //!   run; held against the real `sshd -T` by a differential test.
 //! - [`read`]/[`from_document`]: `[security]` through labfile.
-//! - [`audit`]: the SSH area's checks with stable ids, severities,
-//!   references and remediations; a score; JSON and SARIF.
-//!
-//! fail2ban, kernel and host checks, and `harden`, follow.
+//! - [`audit`] and [`host`]: the checks (SSH, kernel, host, fail2ban) with
+//!   stable ids, severities, references and remediations; a score; SARIF.
+//! - [`harden`]: the baseline's files, validated by the real `sshd -t`
+//!   before anything is written, with backups and rollback.
+//! - [`live`]: which reading to use (`sshd -T` on a host, the reader under
+//!   an offline root).
 
 pub mod audit;
 pub mod harden;
