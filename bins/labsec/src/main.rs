@@ -274,23 +274,39 @@ fn harden(
                 &c.new,
             ));
         }
-        // sshd's checked settings before and after, as labsec reads them.
-        let before = labsec::sshd::Config::read(&tree, "/etc/ssh/sshd_config").effective(None);
-        let scratch = tempfile::tempdir()?;
-        let mirror = labsec::sshd::Tree::new(scratch.path());
-        copy_tree(&tree.path("/etc/ssh"), &mirror.path("/etc/ssh"))?;
-        for c in plan
+        // sshd's settings before and after: the real sshd -T where it runs.
+        let candidate: Vec<(String, String)> = plan
             .changes
             .iter()
-            .filter(|c| c.path.starts_with("/etc/ssh/"))
-        {
-            let p = mirror.path(&c.path);
-            if let Some(d) = p.parent() {
-                std::fs::create_dir_all(d)?;
+            .map(|c| (c.path.clone(), c.new.clone()))
+            .collect();
+        let (before, after, source) = match (
+            harden::sshd_dump(&tree, &[]),
+            harden::sshd_dump(&tree, &candidate),
+        ) {
+            (Ok(b), Ok(a)) => (
+                labsec::sshd::from_dump(&b),
+                labsec::sshd::from_dump(&a),
+                "sshd -T",
+            ),
+            _ => {
+                let scratch = tempfile::tempdir()?;
+                let mirror = labsec::sshd::Tree::new(scratch.path());
+                copy_tree(&tree.path("/etc/ssh"), &mirror.path("/etc/ssh"))?;
+                for (p, text) in candidate.iter().filter(|(p, _)| p.starts_with("/etc/ssh/")) {
+                    let p = mirror.path(p);
+                    if let Some(d) = p.parent() {
+                        std::fs::create_dir_all(d)?;
+                    }
+                    std::fs::write(p, text)?;
+                }
+                (
+                    labsec::sshd::Config::read(&tree, "/etc/ssh/sshd_config").effective(None),
+                    labsec::sshd::Config::read(&mirror, "/etc/ssh/sshd_config").effective(None),
+                    "labsec's reader",
+                )
             }
-            std::fs::write(p, &c.new)?;
-        }
-        let after = labsec::sshd::Config::read(&mirror, "/etc/ssh/sshd_config").effective(None);
+        };
         let mut d = String::new();
         for k in labsec::sshd::CHECKED {
             let (b, a) = (before.value(k), after.value(k));
@@ -299,9 +315,7 @@ fn harden(
             }
         }
         if !d.is_empty() {
-            t.push_str(
-                "--- sshd effective settings\n+++ sshd effective settings (labsec harden)\n",
-            );
+            t.push_str(&format!("--- {source}\n+++ {source} (labsec harden)\n"));
             t.push_str(&d);
         }
         data(&t)?;

@@ -188,3 +188,37 @@ fn without_an_authorized_key_harden_refuses_to_turn_passwords_off() {
     );
     assert_eq!(snapshot(&root), before, "nothing was written");
 }
+
+#[test]
+#[cfg_attr(
+    not(all(labkit_sshd, labkit_fail2ban)),
+    ignore = "needs root, sshd, unshare --mount and fail2ban-client (Debian packages openssh-server, fail2ban)"
+)]
+fn a_jail_fail2ban_refuses_is_never_written() {
+    let (_d, root, lab) = setup();
+    // A local jail already on the host that names a filter that does not
+    // exist: fail2ban's own test fails with the generated jail.local in.
+    let jd = root.join("etc/fail2ban/jail.d");
+    std::fs::create_dir_all(&jd).unwrap();
+    std::fs::write(
+        jd.join("broken.local"),
+        "[broken]\nenabled = true\nfilter = no-such-filter\nlogpath = /var/log/x.log\n",
+    )
+    .unwrap();
+    let before = snapshot(&root);
+    let o = labsec(&[
+        "harden",
+        s(&lab),
+        "--root",
+        s(&root),
+        "--segment",
+        "management",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("fail2ban-client -t refuses") && err.contains("no-such-filter"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&root), before);
+}

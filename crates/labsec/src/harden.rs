@@ -252,6 +252,77 @@ fn keyed_users(tree: &Tree, groups: &[String]) -> (Vec<String>, String) {
 /// # Errors
 /// `Refused` with sshd's message; `Io` when the scratch copy cannot be made.
 pub fn sshd_accepts(tree: &Tree, candidate: &[(String, String)]) -> Result<(), HardenError> {
+    run_sshd(tree, candidate, "-t").map(|_| ())
+}
+
+/// `sshd -T` of the configuration `tree` would have with `candidate`
+/// added (none: as it is), run as [`sshd_accepts`] runs `sshd -t`.
+///
+/// # Errors
+/// As [`sshd_accepts`].
+pub fn sshd_dump(tree: &Tree, candidate: &[(String, String)]) -> Result<String, HardenError> {
+    run_sshd(tree, candidate, "-T")
+}
+
+/// Validate the fail2ban configuration `tree` would have with `candidate`
+/// added, with fail2ban's own configuration test (`fail2ban-client -c DIR
+/// -t`) on a scratch copy. A tree without fail2ban's own files (an offline
+/// tree holding only local ones) is tested over this machine's package
+/// files. `Ok(false)`: fail2ban is not installed here, so it was not run.
+///
+/// # Errors
+/// `Refused` with fail2ban's message.
+pub fn fail2ban_accepts(tree: &Tree, candidate: &[(String, String)]) -> Result<bool, HardenError> {
+    let io = |path: &str| {
+        let path = path.to_owned();
+        move |source| HardenError::Io { path, source }
+    };
+    if Command::new("fail2ban-client")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        return Ok(false);
+    }
+    let scratch = tempfile::tempdir().map_err(io("a scratch directory"))?;
+    let conf = scratch.path().join("fail2ban");
+    let own = tree.path("/etc/fail2ban/jail.conf").exists();
+    if !own {
+        copy_dir(Path::new("/etc/fail2ban"), &conf).map_err(io("/etc/fail2ban"))?;
+    }
+    copy_dir(&tree.path("/etc/fail2ban"), &conf).map_err(io("/etc/fail2ban"))?;
+    for (p, text) in candidate {
+        if let Some(rel) = p.strip_prefix("/etc/fail2ban/") {
+            let dest = conf.join(rel);
+            if let Some(d) = dest.parent() {
+                std::fs::create_dir_all(d).map_err(io(p))?;
+            }
+            std::fs::write(&dest, text).map_err(io(p))?;
+        }
+    }
+    let o = Command::new("fail2ban-client")
+        .arg("-c")
+        .arg(&conf)
+        .arg("-t")
+        .output()
+        .map_err(io("fail2ban-client"))?;
+    if o.status.success() {
+        return Ok(true);
+    }
+    let text = String::from_utf8_lossy(&o.stderr);
+    let errors: Vec<&str> = text.lines().filter(|l| l.contains("ERROR")).collect();
+    Err(HardenError::Refused {
+        tool: "fail2ban-client -t",
+        path: "/etc/fail2ban/jail.local".to_owned(),
+        message: errors.join("; "),
+    })
+}
+
+fn run_sshd(
+    tree: &Tree,
+    candidate: &[(String, String)],
+    flag: &str,
+) -> Result<String, HardenError> {
     let io = |path: &str| {
         let path = path.to_owned();
         move |source| HardenError::Io { path, source }
@@ -274,7 +345,7 @@ pub fn sshd_accepts(tree: &Tree, candidate: &[(String, String)]) -> Result<(), H
         .arg(&key)
         .output();
     let script = format!(
-        "mount -t tmpfs labsec-run /run && mkdir -p /run/sshd && mount --bind {} /etc/ssh && sshd -t -f /etc/ssh/sshd_config -h {}",
+        "mount -t tmpfs labsec-run /run && mkdir -p /run/sshd && mount --bind {} /etc/ssh && sshd {flag} -f /etc/ssh/sshd_config -h {}",
         etc.display(),
         key.display()
     );
@@ -283,10 +354,10 @@ pub fn sshd_accepts(tree: &Tree, candidate: &[(String, String)]) -> Result<(), H
         .output()
         .map_err(io("unshare"))?;
     if o.status.success() {
-        Ok(())
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
     } else {
         Err(HardenError::Refused {
-            tool: "sshd -t",
+            tool: if flag == "-t" { "sshd -t" } else { "sshd -T" },
             path: "/etc/ssh/sshd_config.d/00-labsec.conf".to_owned(),
             message: String::from_utf8_lossy(&o.stderr).trim().to_owned(),
         })
@@ -397,6 +468,12 @@ pub fn apply(tree: &Tree, plan: &Plan) -> Result<Vec<String>, HardenError> {
         .collect();
     if candidate.iter().any(|(p, _)| p.starts_with("/etc/ssh/")) {
         sshd_accepts(tree, &candidate)?;
+    }
+    if candidate
+        .iter()
+        .any(|(p, _)| p.starts_with("/etc/fail2ban/"))
+    {
+        fail2ban_accepts(tree, &candidate)?;
     }
     let io = |path: &str| {
         let path = path.to_owned();

@@ -19,7 +19,8 @@
 //! - `labkit_dockerd`: network namespaces, and dockerd, containerd, runc and
 //!   busybox (static), for a Docker Engine of the test's own;
 //! - `labkit_sshd`: root, sshd (Debian's openssh-server), ssh-keygen and
-//!   `unshare --mount`, for `sshd -T` in a mount namespace of the test's own.
+//!   `unshare --mount`, for `sshd -T` in a mount namespace of the test's own;
+//! - `labkit_fail2ban`: fail2ban-client, for fail2ban's configuration test.
 
 // Build scripts talk to cargo on stdout.
 #![allow(clippy::print_stdout)]
@@ -68,6 +69,8 @@ pub struct Probe {
     pub dockerd: bool,
     /// sshd can be run in a mount namespace.
     pub sshd: bool,
+    /// fail2ban-client is installed.
+    pub fail2ban: bool,
 }
 
 /// Look at this machine.
@@ -108,6 +111,7 @@ pub fn probe() -> Probe {
         && std::path::Path::new("/usr/sbin/sshd").exists()
         && std::path::Path::new("/usr/bin/ssh-keygen").exists()
         && runs("unshare", &["--mount", "true"]);
+    let fail2ban = runs("fail2ban-client", &["--version"]);
     Probe {
         root,
         netns,
@@ -119,6 +123,7 @@ pub fn probe() -> Probe {
         systemd_analyze,
         dockerd,
         sshd,
+        fail2ban,
     }
 }
 
@@ -135,6 +140,7 @@ pub fn emit() {
         "labkit_systemd_analyze",
         "labkit_dockerd",
         "labkit_sshd",
+        "labkit_fail2ban",
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
     }
@@ -158,6 +164,7 @@ pub fn emit() {
         (p.systemd_analyze, "labkit_systemd_analyze"),
         (p.dockerd, "labkit_dockerd"),
         (p.sshd, "labkit_sshd"),
+        (p.fail2ban, "labkit_fail2ban"),
     ] {
         if on {
             println!("cargo::rustc-cfg={cfg}");
