@@ -222,3 +222,138 @@ fn a_jail_fail2ban_refuses_is_never_written() {
     );
     assert_eq!(snapshot(&root), before);
 }
+
+/// Run `script` in a network and mount namespace of its own (loopback up,
+/// a tmpfs on /run), and return its standard output.
+fn in_namespace(script: &str) -> String {
+    let o = Command::new("unshare")
+        .args(["--net", "--mount", "--propagation", "private", "sh", "-c"])
+        .arg(format!("set -u\nip link set lo up\nmount -t tmpfs labsec-run /run\nmkdir -p /run/sshd\n{script}"))
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+#[test]
+#[cfg_attr(
+    not(all(labkit_sshd, labkit_netns)),
+    ignore = "needs root, sshd, ssh, sshpass, network and mount namespaces (Debian packages openssh-server, sshpass)"
+)]
+fn a_real_sshd_takes_the_key_and_refuses_the_password_after_harden_and_rollback_brings_passwords_back()
+ {
+    if Command::new("sshpass").arg("-V").output().is_err() {
+        panic!("sshpass is missing (Debian package sshpass)");
+    }
+    let (d, root, lab) = setup();
+    // ada, her key, her password, and sshd's privilege-separation user, in
+    // the namespace's own /etc/passwd, shadow and group (bound over the
+    // host's there only); her home is in the scratch tree.
+    let home = root.join("home/ada");
+    let key = d.path().join("ada_key");
+    assert!(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::fs::copy(key.with_extension("pub"), home.join(".ssh/authorized_keys")).unwrap();
+    let hash = Command::new("openssl")
+        .args(["passwd", "-6", "ada-password"])
+        .output()
+        .unwrap();
+    let hash = String::from_utf8_lossy(&hash.stdout).trim().to_owned();
+    let etc = d.path().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(etc.join("passwd"), format!("root:x:0:0:root:/root:/bin/sh\nsshd:x:100:65534::/run/sshd:/usr/sbin/nologin\nada:x:1000:1000:Ada:{}:/bin/sh\n", home.display())).unwrap();
+    std::fs::write(
+        etc.join("shadow"),
+        format!(
+            "root:*:19000:0:99999:7:::\nsshd:*:19000:0:99999:7:::\nada:{hash}:19000:0:99999:7:::\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        etc.join("group"),
+        "root:x:0:\nnogroup:x:65534:\nada:x:1000:\nlab-admins:x:1001:ada\n",
+    )
+    .unwrap();
+    for (p, m) in [
+        (&home, 0o755),
+        (&home.join(".ssh"), 0o700),
+        (&home.join(".ssh/authorized_keys"), 0o600),
+    ] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+        std::os::unix::fs::chown(p, Some(1000), Some(1000)).unwrap();
+    }
+    // Each parent of the home must not be writable by others for StrictModes.
+    for p in [d.path(), &root, &root.join("home")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let hostkey = d.path().join("hostkey");
+    assert!(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&hostkey)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let bin = env!("CARGO_BIN_EXE_labsec");
+    let script = format!(
+        r#"
+for f in passwd shadow group; do mount --bind {etc}/$f /etc/$f; done
+mount --bind {root}/etc/ssh /etc/ssh
+start() {{ /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config -h {hostkey} -o ListenAddress=127.0.0.1 -E {dir}/sshd.log & PID=$!; sleep 1; }}
+stop() {{ kill $PID; wait $PID 2>/dev/null; }}
+opts="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o ConnectTimeout=5 -o LogLevel=ERROR"
+try() {{ # name port: a key login and a password login
+  ssh $opts -o BatchMode=yes -o PasswordAuthentication=no -i {key} -p $2 ada@127.0.0.1 true </dev/null; echo "$1 key $?"
+  sshpass -p ada-password ssh $opts -o PubkeyAuthentication=no -o PreferredAuthentications=password -p $2 ada@127.0.0.1 true </dev/null; echo "$1 password $?"
+}}
+start; try before 22; stop
+{bin} harden {lab} --root {root} --segment management >/dev/null 2>&1; echo "harden $?"
+start; try hardened 2201; try hardened-old-port 22; stop
+{bin} harden {lab} --root {root} --rollback >/dev/null 2>&1; echo "rollback $?"
+start; try rolled-back 22; stop
+"#,
+        etc = etc.display(),
+        root = root.display(),
+        hostkey = hostkey.display(),
+        key = key.display(),
+        dir = d.path().display(),
+        lab = lab.display(),
+    );
+    let out = in_namespace(&script);
+    let log = std::fs::read_to_string(d.path().join("sshd.log")).unwrap_or_default();
+    let got: BTreeMap<String, i32> = out
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect();
+    let want: BTreeMap<String, i32> = [
+        ("before key", 0),
+        ("before password", 0),
+        ("harden", 0),
+        ("hardened key", 0),
+        ("hardened password", 255),
+        ("hardened-old-port key", 255),
+        ("hardened-old-port password", 255),
+        ("rollback", 0),
+        ("rolled-back key", 0),
+        ("rolled-back password", 0),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(got, want, "{out}\n--- sshd log\n{log}");
+}
