@@ -77,13 +77,22 @@ pub fn audit(
                 crate::sshd::from_dump(&String::from_utf8_lossy(&o.stdout)),
                 "sshd -T".to_owned(),
             ),
-            Ok(o) => (
-                config.effective(None),
-                format!(
-                    "labsec's reader; sshd -T failed: {}",
-                    String::from_utf8_lossy(&o.stderr).trim()
+            // Without its privilege-separation directory (sshd not running
+            // yet) sshd -T refuses; it runs in a mount namespace with a
+            // /run of its own then.
+            Ok(o) => match crate::harden::sshd_dump(&tree, &[]) {
+                Ok(dump) => (
+                    crate::sshd::from_dump(&dump),
+                    "sshd -T (in a mount namespace)".to_owned(),
                 ),
-            ),
+                Err(_) => (
+                    config.effective(None),
+                    format!(
+                        "labsec's reader; sshd -T failed: {}",
+                        String::from_utf8_lossy(&o.stderr).trim()
+                    ),
+                ),
+            },
             Err(e) => (
                 config.effective(None),
                 format!("labsec's reader; sshd -T could not run: {e}"),
