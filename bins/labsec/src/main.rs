@@ -255,6 +255,11 @@ fn harden(
             out.hint("add a public key to ~/.ssh/authorized_keys of a member of allow_groups first; nothing was written");
             return Ok(EXIT_FAIL);
         }
+        Err(harden::HardenError::SelinuxPort { port, labelled }) => {
+            out.error(&format!("SELinux is enforcing and port {port} is not labelled ssh_port_t ({labelled}): sshd could not bind it"));
+            out.hint(&format!("semanage port -a -t ssh_port_t -p tcp {port}, then run harden again; nothing was written"));
+            return Ok(EXIT_FAIL);
+        }
         Err(e) => return Err(e.into()),
     };
     for n in &plan.notes {
@@ -338,7 +343,9 @@ fn harden(
             out.hint("reload sshd, fail2ban and sysctl (systemctl reload ssh fail2ban; sysctl --system); labsec harden --rollback undoes this");
             Ok(EXIT_OK)
         }
-        Err(e @ harden::HardenError::Refused { .. }) => {
+        Err(
+            e @ (harden::HardenError::Refused { .. } | harden::HardenError::UnknownSysctl { .. }),
+        ) => {
             out.error(&e.to_string());
             out.note("nothing was written");
             Ok(EXIT_FAIL)

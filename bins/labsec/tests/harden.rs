@@ -357,3 +357,75 @@ start; try rolled-back 22; stop
     .collect();
     assert_eq!(got, want, "{out}\n--- sshd log\n{log}");
 }
+
+#[test]
+fn an_enforcing_selinux_without_the_port_labelled_stops_harden_and_a_local_label_lets_it() {
+    let (_d, root, lab) = setup();
+    std::fs::create_dir_all(root.join("etc/selinux")).unwrap();
+    std::fs::write(
+        root.join("etc/selinux/config"),
+        "SELINUX=enforcing\nSELINUXTYPE=targeted\n",
+    )
+    .unwrap();
+    let before = snapshot(&root);
+    let o = labsec(&[
+        "harden",
+        s(&lab),
+        "--root",
+        s(&root),
+        "--segment",
+        "management",
+        "--dry-run",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("port 2201 is not labelled ssh_port_t (22)")
+            && err.contains("semanage port -a -t ssh_port_t -p tcp 2201"),
+        "{err}"
+    );
+    assert_eq!(snapshot(&root), before);
+    let local = root.join("var/lib/selinux/targeted/active");
+    std::fs::create_dir_all(&local).unwrap();
+    std::fs::write(
+        local.join("ports.local"),
+        "port -a -t ssh_port_t -r 's0' -p tcp 2201\n",
+    )
+    .unwrap();
+    let o = labsec(&[
+        "harden",
+        s(&lab),
+        "--root",
+        s(&root),
+        "--segment",
+        "management",
+        "--dry-run",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn the_sysctl_file_is_checked_against_this_kernel() {
+    labsec::harden::sysctl_accepts("# fine\nnet.ipv4.tcp_syncookies = 1\n").unwrap();
+    let e = labsec::harden::sysctl_accepts("net.ipv4.no_such_knob = 1\n").unwrap_err();
+    assert!(e.to_string().contains("net.ipv4.no_such_knob"), "{e}");
+    let e = labsec::harden::sysctl_accepts("kernel.dmesg_restrict = yes\n").unwrap_err();
+    assert!(e.to_string().contains("is not a number"), "{e}");
+    let (_d, _root, _lab) = setup();
+    let sec = labsec::from_document(
+        &labfile::Document::parse("lab.toml", format!("{}{SECURITY}", labnet::reference::TOML))
+            .unwrap(),
+    )
+    .unwrap()
+    .0;
+    for (p, text) in labsec::harden::files(&sec, 2201, true) {
+        if p.starts_with("/etc/sysctl.d/") {
+            labsec::harden::sysctl_accepts(&text).unwrap();
+        }
+    }
+}

@@ -48,6 +48,24 @@ pub enum HardenError {
         #[source]
         source: std::io::Error,
     },
+    /// SELinux would keep sshd off its port.
+    #[error(
+        "SELinux is enforcing and port {port} is not labelled ssh_port_t ({labelled}): sshd could not bind it"
+    )]
+    SelinuxPort {
+        /// The port.
+        port: u16,
+        /// The ports that are.
+        labelled: String,
+    },
+    /// A sysctl key of the generated file does not exist on this kernel.
+    #[error("{key} in the generated sysctl.d file is not a setting of this kernel (no {path})")]
+    UnknownSysctl {
+        /// The key.
+        key: String,
+        /// The /proc/sys path looked for.
+        path: String,
+    },
     /// There is nothing to roll back.
     #[error("there is no backup in {dir}")]
     NoBackup {
@@ -428,6 +446,18 @@ pub fn plan(
             return Err(HardenError::NoAuthorizedKey { checked: who });
         }
     }
+    if let Some(labelled) = selinux_ssh_ports(tree)
+        && !labelled.contains(&ssh_port)
+    {
+        return Err(HardenError::SelinuxPort {
+            port: ssh_port,
+            labelled: labelled
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
     let docker = tree.path("/usr/sbin/dockerd").exists() || tree.path("/usr/bin/dockerd").exists();
     let mut changes = Vec::new();
     for (path, new) in files(policy, ssh_port, docker) {
@@ -441,6 +471,78 @@ pub fn plan(
         ssh_port,
         notes,
     })
+}
+
+/// The ports SELinux labels `ssh_port_t` when it is enforcing in `tree`
+/// (`None` when it is not): 22 from the base policy and the local
+/// additions `semanage port -a -t ssh_port_t` keeps in `ports.local`.
+#[must_use]
+pub fn selinux_ssh_ports(tree: &Tree) -> Option<Vec<u16>> {
+    let cfg = std::fs::read_to_string(tree.path("/etc/selinux/config")).ok()?;
+    if !cfg.lines().any(|l| l.trim() == "SELINUX=enforcing") {
+        return None;
+    }
+    let policy = cfg
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("SELINUXTYPE="))
+        .unwrap_or("targeted")
+        .to_owned();
+    let mut ports = vec![22];
+    let local = std::fs::read_to_string(
+        tree.path(&format!("/var/lib/selinux/{policy}/active/ports.local")),
+    )
+    .unwrap_or_default();
+    for l in local.lines() {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        if w.contains(&"ssh_port_t")
+            && w.contains(&"tcp")
+            && let Some(p) = w.last()
+        {
+            let (a, b) = p.split_once('-').unwrap_or((p, p));
+            if let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) {
+                ports.extend(a..=b);
+            }
+        }
+    }
+    Some(ports)
+}
+
+/// Check the generated sysctl.d text as sysctl would read it: `key = value`
+/// lines whose keys exist on this kernel and whose values are integers.
+///
+/// # Errors
+/// `UnknownSysctl` for a key this kernel does not have; `Refused` for a
+/// line that does not parse.
+pub fn sysctl_accepts(text: &str) -> Result<(), HardenError> {
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim();
+        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
+            continue;
+        }
+        let Some((k, v)) = l.split_once('=') else {
+            return Err(HardenError::Refused {
+                tool: "sysctl",
+                path: "/etc/sysctl.d/90-labsec.conf".to_owned(),
+                message: format!("line {}: not key = value", i + 1),
+            });
+        };
+        let (k, v) = (k.trim(), v.trim());
+        let path = format!("/proc/sys/{}", k.replace('.', "/"));
+        if !Path::new(&path).exists() {
+            return Err(HardenError::UnknownSysctl {
+                key: k.to_owned(),
+                path,
+            });
+        }
+        if v.parse::<i64>().is_err() {
+            return Err(HardenError::Refused {
+                tool: "sysctl",
+                path: "/etc/sysctl.d/90-labsec.conf".to_owned(),
+                message: format!("line {}: {k} = {v:?} is not a number", i + 1),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Where backups of a tree's replaced files go.
