@@ -6,31 +6,13 @@
 //! authorized key means no harden; `--rollback` restores the tree exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+use common::{SECURITY, labsec, tree};
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const SECURITY: &str = r#"
-[security]
-ssh = { allow_groups = ["lab-admins"], max_auth_tries = 3, login_grace_time = 30 }
-fail2ban = { bantime = "1h", findtime = "10m", maxretry = 5, jails = ["sshd", "docker-auth"] }
-auto_updates = "security"
-"#;
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy(&e.path(), &t);
-        } else {
-            std::fs::copy(e.path(), &t).unwrap();
-            std::fs::set_permissions(&t, std::fs::Permissions::from_mode(0o600)).unwrap();
-        }
-    }
-}
 
 fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut m = BTreeMap::new();
@@ -51,23 +33,7 @@ fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 }
 
 fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let d = tempfile::tempdir().unwrap();
-    let root = d.path().join("root");
-    copy(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/debian"),
-        &root,
-    );
-    let lab = d.path().join("lab.toml");
-    std::fs::write(&lab, format!("{}{SECURITY}", labnet::reference::TOML)).unwrap();
-    (d, root, lab)
-}
-
-fn labsec(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_labsec"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+    tree("debian")
 }
 
 fn s(p: &Path) -> &str {

@@ -12,83 +12,7 @@ use labnet::Ipv4Cidr;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Severity {
-    /// Worth knowing.
-    Info,
-    /// Hardening.
-    Low,
-    /// A real weakness.
-    Medium,
-    /// A container can reach the host.
-    High,
-    /// A container owns the host.
-    Critical,
-}
-
-impl Severity {
-    /// Every severity, lowest first.
-    pub const ALL: [Self; 5] = [
-        Self::Info,
-        Self::Low,
-        Self::Medium,
-        Self::High,
-        Self::Critical,
-    ];
-
-    /// Its name.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-
-    /// SARIF's level for it.
-    #[must_use]
-    pub fn sarif_level(self) -> &'static str {
-        match self {
-            Self::Info => "note",
-            Self::Low | Self::Medium => "warning",
-            Self::High | Self::Critical => "error",
-        }
-    }
-
-    /// The `security-severity` score GitHub code scanning reads.
-    #[must_use]
-    pub fn score(self) -> &'static str {
-        match self {
-            Self::Info => "0.0",
-            Self::Low => "3.0",
-            Self::Medium => "5.5",
-            Self::High => "8.0",
-            Self::Critical => "9.5",
-        }
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not a severity (info, low, medium, high, critical)"))
-    }
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use labaudit::Severity;
 
 /// One check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -834,7 +758,7 @@ impl Report {
                     "help": { "text": c.fix },
                     "defaultConfiguration": { "level": c.severity.sarif_level() },
                     "properties": {
-                        "security-severity": c.severity.score(),
+                        "security-severity": c.severity.security_score(),
                         "severity": c.severity.as_str(),
                         "tags": c.cis.map(|r| vec![format!("CIS-Docker-1.6.0-{r}")]).unwrap_or_default(),
                     },
@@ -856,19 +780,7 @@ impl Report {
                 })
             })
             .collect();
-        json!({
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [{
-                "tool": { "driver": {
-                    "name": "labdocker",
-                    "version": tool_version,
-                    "informationUri": "https://example.invalid/labkit",
-                    "rules": rules,
-                }},
-                "results": results,
-            }],
-        })
+        labaudit::sarif("labdocker", tool_version, rules, results)
     }
 }
 

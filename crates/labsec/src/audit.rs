@@ -15,67 +15,7 @@ use serde_json::{Value, json};
 use crate::model::Security;
 use crate::sshd::{Config, Effective, Origin, Tree};
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Severity {
-    /// Worth knowing.
-    Info,
-    /// Hardening.
-    Low,
-    /// A real weakness.
-    Medium,
-    /// An attacker's way in.
-    High,
-    /// Open.
-    Critical,
-}
-
-impl Severity {
-    /// Every severity, lowest first.
-    pub const ALL: [Self; 5] = [
-        Self::Info,
-        Self::Low,
-        Self::Medium,
-        Self::High,
-        Self::Critical,
-    ];
-
-    /// Its name.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-
-    /// Points a finding of this severity takes off the score.
-    #[must_use]
-    pub fn weight(self) -> u32 {
-        match self {
-            Self::Info => 0,
-            Self::Low => 1,
-            Self::Medium => 3,
-            Self::High => 7,
-            Self::Critical => 10,
-        }
-    }
-}
-
-impl std::str::FromStr for Severity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|v| v.as_str() == s)
-            .ok_or_else(|| format!("{s:?} is not a severity (info, low, medium, high, critical)"))
-    }
-}
+pub use labaudit::Severity;
 
 /// One check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -786,11 +726,7 @@ impl Report {
     /// file and line when one is known.
     #[must_use]
     pub fn to_sarif(&self, tool_version: &str) -> Value {
-        let level = |s: Severity| match s {
-            Severity::Info => "note",
-            Severity::Low | Severity::Medium => "warning",
-            Severity::High | Severity::Critical => "error",
-        };
+        let level = |s: Severity| s.sarif_level();
         let rules: Vec<Value> = CHECKS
             .iter()
             .map(|c| {
@@ -826,13 +762,6 @@ impl Report {
                 })
             })
             .collect();
-        json!({
-            "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-            "version": "2.1.0",
-            "runs": [{ "tool": { "driver": {
-                "name": "labsec", "version": tool_version,
-                "informationUri": "https://example.invalid/labkit", "rules": rules,
-            }}, "results": results }],
-        })
+        labaudit::sarif("labsec", tool_version, rules, results)
     }
 }
