@@ -736,7 +736,7 @@ impl Report {
                     "shortDescription": { "text": c.title },
                     "help": { "text": c.remediation },
                     "defaultConfiguration": { "level": level(c.severity) },
-                    "properties": { "severity": c.severity.as_str(), "reference": c.reference, "area": c.area },
+                    "properties": { "security-severity": c.severity.security_score(), "severity": c.severity.as_str(), "reference": c.reference, "area": c.area },
                 })
             })
             .collect();
