@@ -36,6 +36,25 @@ fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
     tree("debian")
 }
 
+/// `harden` refuses (exit 1) saying each of `needles`, and writes nothing.
+fn refused(root: &Path, lab: &Path, needles: &[&str]) {
+    let before = snapshot(root);
+    let o = labsec(&[
+        "harden",
+        s(lab),
+        "--root",
+        s(root),
+        "--segment",
+        "management",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for n in needles {
+        assert!(err.contains(n), "{n:?} in:\n{err}");
+    }
+    assert_eq!(snapshot(root), before, "nothing was written");
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -115,44 +134,18 @@ fn a_candidate_sshd_refuses_is_never_written() {
     let main = root.join("etc/ssh/sshd_config");
     let text = std::fs::read_to_string(&main).unwrap();
     std::fs::write(&main, format!("{text}Match User ada\n    Port 2202\n")).unwrap();
-    let before = snapshot(&root);
-    let o = labsec(&[
-        "harden",
-        s(&lab),
-        "--root",
-        s(&root),
-        "--segment",
-        "management",
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("sshd -t refuses") && err.contains("nothing was written"),
-        "{err}"
-    );
-    assert_eq!(snapshot(&root), before);
+    refused(&root, &lab, &["sshd -t refuses", "nothing was written"]);
 }
 
 #[test]
 fn without_an_authorized_key_harden_refuses_to_turn_passwords_off() {
     let (_d, root, lab) = setup();
     std::fs::remove_file(root.join("home/ada/.ssh/authorized_keys")).unwrap();
-    let before = snapshot(&root);
-    let o = labsec(&[
-        "harden",
-        s(&lab),
-        "--root",
-        s(&root),
-        "--segment",
-        "management",
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("no allowed user has an authorized key (ada: /home/ada/.ssh/authorized_keys)"),
-        "{err}"
+    refused(
+        &root,
+        &lab,
+        &["no allowed user has an authorized key (ada: /home/ada/.ssh/authorized_keys)"],
     );
-    assert_eq!(snapshot(&root), before, "nothing was written");
 }
 
 #[test]
@@ -171,22 +164,11 @@ fn a_jail_fail2ban_refuses_is_never_written() {
         "[broken]\nenabled = true\nfilter = no-such-filter\nlogpath = /var/log/x.log\n",
     )
     .unwrap();
-    let before = snapshot(&root);
-    let o = labsec(&[
-        "harden",
-        s(&lab),
-        "--root",
-        s(&root),
-        "--segment",
-        "management",
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("fail2ban-client -t refuses") && err.contains("no-such-filter"),
-        "{err}"
+    refused(
+        &root,
+        &lab,
+        &["fail2ban-client -t refuses", "no-such-filter"],
     );
-    assert_eq!(snapshot(&root), before);
 }
 
 /// Run `script` in a network and mount namespace of its own (loopback up,
