@@ -176,3 +176,43 @@ fn bad_arguments_and_a_bad_lab_are_reported() {
         "{err}"
     );
 }
+
+#[test]
+#[cfg_attr(
+    not(labkit_root),
+    ignore = "needs root: the fixtures' files must be owned by root"
+)]
+fn every_check_fails_in_some_fixture_and_passes_in_the_hardened_one() {
+    let (_d, root, lab) = tree("worse");
+    let (code, r) = audit_json(&root, &lab);
+    assert_eq!(code, Some(1));
+    insta::assert_snapshot!(serde_json::to_string_pretty(&r).unwrap());
+    let (_w, weak, wlab) = tree("weak");
+    std::fs::set_permissions(
+        weak.join("etc/ssh/ssh_host_rsa_key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        weak.join("etc/ssh/sshd_config.d/10-local.conf"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let (_, w) = audit_json(&weak, &wlab);
+    let failed: std::collections::BTreeSet<String> = [&r, &w]
+        .iter()
+        .flat_map(|x| {
+            x["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["check"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let all: std::collections::BTreeSet<String> = labsec::audit::CHECKS
+        .iter()
+        .map(|c| c.id.to_owned())
+        .collect();
+    let never: Vec<&String> = all.difference(&failed).collect();
+    assert!(never.is_empty(), "checks no fixture fails: {never:?}");
+}
