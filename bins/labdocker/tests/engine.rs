@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use std::path::Path;
 
 use labdocker::Engine;
-use labdocker::audit::Severity;
 use labdocker::daemon::DaemonConfig;
 use labdocker::inventory::Health;
 use labkit_tests::dockerd::Dockerd;
@@ -578,8 +577,7 @@ fn the_audit_finds_each_concern_on_real_containers_and_nothing_on_a_hardened_one
         "lk-a",
     ]);
     let labf = write_lab(&d, "");
-    let (docker, net) = lab_file(&labf);
-    let _ = docker;
+    let (_, net) = lab_file(&labf);
     let r = e
         .audit(&labdocker::lab_ranges(&net), Some(&serde_json::json!({})))
         .unwrap();
@@ -666,7 +664,6 @@ fn the_audit_finds_each_concern_on_real_containers_and_nothing_on_a_hardened_one
         Some(1),
         "the daemon's low findings fail --fail-on low"
     );
-    let _ = Severity::Low;
 }
 
 #[test]

@@ -279,49 +279,12 @@ fn harden(
                 &c.new,
             ));
         }
-        // sshd's settings before and after: the real sshd -T where it runs.
-        let candidate: Vec<(String, String)> = plan
-            .changes
-            .iter()
-            .map(|c| (c.path.clone(), c.new.clone()))
-            .collect();
-        let (before, after, source) = match (
-            harden::sshd_dump(&tree, &[]),
-            harden::sshd_dump(&tree, &candidate),
-        ) {
-            (Ok(b), Ok(a)) => (
-                labsec::sshd::from_dump(&b),
-                labsec::sshd::from_dump(&a),
-                "sshd -T",
-            ),
-            _ => {
-                let scratch = tempfile::tempdir()?;
-                let mirror = labsec::sshd::Tree::new(scratch.path());
-                copy_tree(&tree.path("/etc/ssh"), &mirror.path("/etc/ssh"))?;
-                for (p, text) in candidate.iter().filter(|(p, _)| p.starts_with("/etc/ssh/")) {
-                    let p = mirror.path(p);
-                    if let Some(d) = p.parent() {
-                        std::fs::create_dir_all(d)?;
-                    }
-                    std::fs::write(p, text)?;
-                }
-                (
-                    labsec::sshd::Config::read(&tree, "/etc/ssh/sshd_config").effective(None),
-                    labsec::sshd::Config::read(&mirror, "/etc/ssh/sshd_config").effective(None),
-                    "labsec's reader",
-                )
-            }
-        };
-        let mut d = String::new();
-        for k in labsec::sshd::CHECKED {
-            let (b, a) = (before.value(k), after.value(k));
-            if a != b {
-                d.push_str(&format!("-{k} {b}\n+{k} {a}\n"));
-            }
-        }
-        if !d.is_empty() {
+        let (source, changed) = harden::sshd_difference(&tree, &plan)?;
+        if !changed.is_empty() {
             t.push_str(&format!("--- {source}\n+++ {source} (labsec harden)\n"));
-            t.push_str(&d);
+            for (k, b, a) in changed {
+                t.push_str(&format!("-{k} {b}\n+{k} {a}\n"));
+            }
         }
         data(&t)?;
         out.note(&format!(
@@ -352,20 +315,6 @@ fn harden(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let t = to.join(e.file_name());
-        if e.file_type()?.is_dir() {
-            copy_tree(&e.path(), &t)?;
-        } else if e.file_type()?.is_file() {
-            std::fs::copy(e.path(), &t)?;
-        }
-    }
-    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -30,6 +30,19 @@ fn audit_json(root: &Path, lab: &Path) -> (Option<i32>, serde_json::Value) {
     )
 }
 
+/// The weak fixture with a key anyone can read and a configuration anyone
+/// can write (git keeps no modes, so they are set here).
+fn weak_tree() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let (d, root, lab) = tree("weak");
+    for (f, mode) in [
+        ("etc/ssh/ssh_host_rsa_key", 0o644),
+        ("etc/ssh/sshd_config.d/10-local.conf", 0o666),
+    ] {
+        std::fs::set_permissions(root.join(f), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    (d, root, lab)
+}
+
 #[test]
 #[cfg_attr(
     not(labkit_root),
@@ -51,18 +64,7 @@ fn the_hardened_tree_is_clean() {
     ignore = "needs root: the fixtures' files must be owned by root"
 )]
 fn the_weak_tree_has_each_finding_it_was_made_for() {
-    let (_d, root, lab) = tree("weak");
-    // A key anyone can read, a configuration anyone can write.
-    std::fs::set_permissions(
-        root.join("etc/ssh/ssh_host_rsa_key"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        root.join("etc/ssh/sshd_config.d/10-local.conf"),
-        std::fs::Permissions::from_mode(0o666),
-    )
-    .unwrap();
+    let (_d, root, lab) = weak_tree();
     let (code, r) = audit_json(&root, &lab);
     assert_eq!(code, Some(1));
     insta::assert_snapshot!(serde_json::to_string_pretty(&r).unwrap());
@@ -187,17 +189,7 @@ fn every_check_fails_in_some_fixture_and_passes_in_the_hardened_one() {
     let (code, r) = audit_json(&root, &lab);
     assert_eq!(code, Some(1));
     insta::assert_snapshot!(serde_json::to_string_pretty(&r).unwrap());
-    let (_w, weak, wlab) = tree("weak");
-    std::fs::set_permissions(
-        weak.join("etc/ssh/ssh_host_rsa_key"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        weak.join("etc/ssh/sshd_config.d/10-local.conf"),
-        std::fs::Permissions::from_mode(0o666),
-    )
-    .unwrap();
+    let (_w, weak, wlab) = weak_tree();
     let (_, w) = audit_json(&weak, &wlab);
     let failed: std::collections::BTreeSet<String> = [&r, &w]
         .iter()

@@ -364,7 +364,6 @@ fn the_sysctl_file_is_checked_against_this_kernel() {
     assert!(e.to_string().contains("net.ipv4.no_such_knob"), "{e}");
     let e = labsec::harden::sysctl_accepts("kernel.dmesg_restrict = yes\n").unwrap_err();
     assert!(e.to_string().contains("is not a number"), "{e}");
-    let (_d, _root, _lab) = setup();
     let sec = labsec::from_document(
         &labfile::Document::parse("lab.toml", format!("{}{SECURITY}", labnet::reference::TOML))
             .unwrap(),

@@ -282,6 +282,60 @@ pub fn sshd_dump(tree: &Tree, candidate: &[(String, String)]) -> Result<String, 
     run_sshd(tree, candidate, "-T")
 }
 
+/// One sshd setting a harden changes: (keyword, before, after).
+pub type SettingChange = (&'static str, String, String);
+
+/// sshd's checked settings that `plan` changes, as (keyword, before,
+/// after), and what read them: the real `sshd -T` where it runs, else
+/// labsec's reader over a scratch copy of the tree's /etc/ssh.
+///
+/// # Errors
+/// `Io` when the scratch copy cannot be made.
+pub fn sshd_difference(
+    tree: &Tree,
+    plan: &Plan,
+) -> Result<(&'static str, Vec<SettingChange>), HardenError> {
+    let candidate: Vec<(String, String)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.path.clone(), c.new.clone()))
+        .collect();
+    let (before, after, source) = match (sshd_dump(tree, &[]), sshd_dump(tree, &candidate)) {
+        (Ok(b), Ok(a)) => (
+            crate::sshd::from_dump(&b),
+            crate::sshd::from_dump(&a),
+            "sshd -T",
+        ),
+        _ => {
+            let io = |path: &str| {
+                let path = path.to_owned();
+                move |source| HardenError::Io { path, source }
+            };
+            let scratch = tempfile::tempdir().map_err(io("a scratch directory"))?;
+            let mirror = Tree::new(scratch.path());
+            copy_dir(&tree.path("/etc/ssh"), &mirror.path("/etc/ssh")).map_err(io("/etc/ssh"))?;
+            for (p, text) in candidate.iter().filter(|(p, _)| p.starts_with("/etc/ssh/")) {
+                let dest = mirror.path(p);
+                if let Some(d) = dest.parent() {
+                    std::fs::create_dir_all(d).map_err(io(p))?;
+                }
+                std::fs::write(&dest, text).map_err(io(p))?;
+            }
+            (
+                Config::read(tree, "/etc/ssh/sshd_config").effective(None),
+                Config::read(&mirror, "/etc/ssh/sshd_config").effective(None),
+                "labsec's reader",
+            )
+        }
+    };
+    let changed = crate::sshd::CHECKED
+        .iter()
+        .map(|k| (*k, before.value(k), after.value(k)))
+        .filter(|(_, b, a)| a != b)
+        .collect();
+    Ok((source, changed))
+}
+
 /// Validate the fail2ban configuration `tree` would have with `candidate`
 /// added, with fail2ban's own configuration test (`fail2ban-client -c DIR
 /// -t`) on a scratch copy. A tree without fail2ban's own files (an offline
