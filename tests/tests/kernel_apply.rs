@@ -111,8 +111,8 @@ fn nft_backend_replaces_only_its_table_and_drift_sees_hand_edits() {
             "element",
             "ip",
             "labnet",
-            "public_any",
-            "{ 10.0.0.0/24 }",
+            "public_any_24",
+            "{ 10.0.0.0 }",
         ],
         None,
     )
@@ -142,8 +142,8 @@ fn nft_backend_replaces_only_its_table_and_drift_sees_hand_edits() {
                 rule: "ip saddr 203.0.113.9 accept".into()
             },
             Change::ElementsAdded {
-                block: "set public_any".into(),
-                elements: vec!["10.0.0.0/24".into()]
+                block: "set public_any_24".into(),
+                elements: vec!["10.0.0.0".into()]
             }
         ]
     );

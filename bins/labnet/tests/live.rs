@@ -152,15 +152,15 @@ fn apply_diff_status_and_exit_codes() {
             "element",
             "ip",
             "labnet",
-            "public_any",
-            "{ 10.0.0.0/24 }",
+            "public_any_24",
+            "{ 10.0.0.0 }",
         ],
         None,
     );
     assert!(o.status.success());
     let o = e.run(&["diff", "--netns", n]);
     assert_eq!(code(&o), 3);
-    assert_eq!(out(&o), "+ set public_any: elements 10.0.0.0/24\n");
+    assert_eq!(out(&o), "+ set public_any_24: elements 10.0.0.0\n");
     let o = e.run(&["status", "--netns", n, "--format", "json"]);
     assert_eq!(code(&o), 3);
     let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();

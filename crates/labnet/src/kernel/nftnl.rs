@@ -267,11 +267,16 @@ impl RawSet {
 
     fn named(table: &str, def: &SetDef, id: u32) -> Result<Self, KernelError> {
         let s = Self::alloc(table, &def.name, id)?;
-        let mut flags = libc::NFT_SET_INTERVAL as u32;
+        let hash = def.size.is_some();
+        let mut flags = if hash {
+            0
+        } else {
+            libc::NFT_SET_INTERVAL as u32
+        };
         if def.verdict_map {
             flags |= libc::NFT_SET_MAP as u32;
         }
-        if def.is_concat() {
+        if def.is_concat() && !hash {
             flags |= NFT_SET_CONCAT;
         }
         s.set_u32(sys::NFTNL_SET_FLAGS, flags);
@@ -281,7 +286,10 @@ impl RawSet {
             s.set_u32(sys::NFTNL_SET_DATA_TYPE, super::program::datatype::VERDICT);
             s.set_u32(sys::NFTNL_SET_DATA_LEN, 0);
         }
-        if def.is_concat() {
+        if let Some(size) = def.size {
+            // A declared size makes the kernel pick its fixed-size hash.
+            s.set_u32(sys::NFTNL_SET_DESC_SIZE, size);
+        } else if def.is_concat() {
             let lens: Vec<u8> = def.key.iter().map(|f| f.width() as u8).collect();
             s.set_data(sys::NFTNL_SET_DESC_CONCAT, &lens);
         }
@@ -464,7 +472,11 @@ fn element_chunks(table: &str, def: &SetDef, id: u32) -> Result<Vec<RawSet>, Ker
             None => Ok(()),
         }
     };
-    if def.is_concat() {
+    if def.size.is_some() {
+        for e in &def.elements {
+            add(&e.start, None, false, e.verdict.as_ref())?;
+        }
+    } else if def.is_concat() {
         for e in &def.elements {
             add(&e.start, Some(&e.end), false, e.verdict.as_ref())?;
         }

@@ -4,6 +4,7 @@
 //! the same lab gives the same bytes.
 
 mod iptables;
+pub mod layout;
 mod nft;
 mod nft_json;
 pub mod program;
@@ -440,15 +441,6 @@ pub(crate) mod names {
 
     pub(crate) fn chain(s: &SegmentName) -> String {
         format!("from_{s}")
-    }
-    pub(crate) fn any_set(s: &SegmentName) -> String {
-        format!("{s}_any")
-    }
-    pub(crate) fn proto_set(s: &SegmentName) -> String {
-        format!("{s}_proto")
-    }
-    pub(crate) fn svc_set(s: &SegmentName) -> String {
-        format!("{s}_svc")
     }
 }
 

@@ -4,8 +4,9 @@
 //! - set `lab`: every segment network; packets with neither end in it return untouched.
 //! - set `egress`: networks of segments with internet egress.
 //! - map `from_segment`: source network to `jump from_<segment>`.
-//! - chain `from_<segment>` per segment: same segment, then sets
-//!   `<segment>_any`, `<segment>_proto` and `<segment>_svc` of what it may reach.
+//! - chain `from_<segment>` per segment: same segment, then one lookup per set
+//!   of what it may reach (`<segment>_any_<len>`, `<segment>_proto_<len>`,
+//!   `<segment>_svc_<len>`: hash sets of masked addresses; see [`layout`]).
 //! - base chain `forward`: not-lab accept, conntrack, egress, the source vmap, drop.
 //! - base chain `postrouting`: masquerade internet egress on the uplink.
 //!
@@ -14,6 +15,7 @@
 
 use std::fmt::Write as _;
 
+use super::layout::{self, Kind};
 use super::names;
 use super::{TableName, summary};
 use crate::cidr::Ipv4Cidr;
@@ -200,49 +202,54 @@ fn elements_block<T>(o: &mut String, items: &[T], mut write: impl FnMut(&mut Str
 }
 
 fn source_sets(o: &mut String, sp: &SourcePolicy) {
-    if !sp.any.is_empty() {
+    for set in layout::source_sets(sp) {
+        let what = match (set.kind, set.prefix) {
+            (Kind::Any, _) => "with any protocol",
+            (Kind::Proto, _) => "with one whole protocol",
+            (Kind::Svc, Some(_)) => "on some tcp/udp ports",
+            (Kind::Svc, None) => "on wide tcp/udp port ranges",
+        };
         let _ = writeln!(
             o,
-            "\t# Where \"{}\" may open connections with any protocol.",
+            "\t# Where \"{}\" may open connections {what}.",
             sp.segment
         );
-        addr_set(o, &names::any_set(&sp.segment), &sp.any);
-    }
-    if !sp.protos.is_empty() {
-        let _ = writeln!(
-            o,
-            "\t# Where \"{}\" may open connections with one whole protocol.",
-            sp.segment
-        );
-        let _ = writeln!(o, "\tset {} {{", names::proto_set(&sp.segment));
-        let _ = writeln!(o, "\t\ttype ipv4_addr . inet_proto");
-        let _ = writeln!(o, "\t\tflags interval");
-        elements_block(o, &sp.protos, |o, (c, l4)| {
-            c.push_to(o);
-            o.push_str(" . ");
-            o.push_str(&l4_name(*l4));
+        let _ = writeln!(o, "\tset {} {{", set.name);
+        let _ = writeln!(o, "\t\ttype {}", key_type(set.kind));
+        match set.size() {
+            Some(size) => {
+                let _ = writeln!(o, "\t\tsize {size}");
+            }
+            None => {
+                let _ = writeln!(o, "\t\tflags interval");
+            }
+        }
+        let hash = set.prefix.is_some();
+        elements_block(o, &set.elems, |o, e| {
+            if hash {
+                crate::cidr::push_addr(o, e.net.addr());
+            } else {
+                e.net.push_to(o);
+            }
+            if set.kind != Kind::Any {
+                o.push_str(" . ");
+                o.push_str(&l4_name(e.l4));
+            }
+            if let Some(r) = e.ports {
+                o.push_str(" . ");
+                r.push_to(o);
+            }
         });
         let _ = writeln!(o, "\t}}");
         let _ = writeln!(o);
     }
-    if !sp.services.is_empty() {
-        let _ = writeln!(
-            o,
-            "\t# Where \"{}\" may open connections on some tcp/udp ports.",
-            sp.segment
-        );
-        let _ = writeln!(o, "\tset {} {{", names::svc_set(&sp.segment));
-        let _ = writeln!(o, "\t\ttype ipv4_addr . inet_proto . inet_service");
-        let _ = writeln!(o, "\t\tflags interval");
-        elements_block(o, &sp.services, |o, (c, l4, r)| {
-            c.push_to(o);
-            o.push_str(" . ");
-            o.push_str(&l4_name(*l4));
-            o.push_str(" . ");
-            r.push_to(o);
-        });
-        let _ = writeln!(o, "\t}}");
-        let _ = writeln!(o);
+}
+
+pub(super) fn key_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Any => "ipv4_addr",
+        Kind::Proto => "ipv4_addr . inet_proto",
+        Kind::Svc => "ipv4_addr . inet_proto . inet_service",
     }
 }
 
@@ -254,24 +261,27 @@ fn source_chain(o: &mut String, sp: &SourcePolicy) {
         "\t\tip daddr {} accept comment \"same segment\"",
         sp.cidr
     );
-    if !sp.any.is_empty() {
-        let _ = writeln!(o, "\t\tip daddr @{} accept", names::any_set(s));
-    }
-    if !sp.protos.is_empty() {
-        let _ = writeln!(
-            o,
-            "\t\tip daddr . meta l4proto @{} accept",
-            names::proto_set(s)
-        );
-    }
-    if !sp.services.is_empty() {
-        // `th dport` reads bytes 2-3 of any transport header; the l4proto test
-        // keeps it from matching an ICMP checksum as if it were a port.
-        let _ = writeln!(
-            o,
-            "\t\tmeta l4proto {{ tcp, udp }} ip daddr . meta l4proto . th dport @{} accept",
-            names::svc_set(s)
-        );
+    for set in layout::source_sets(sp) {
+        o.push_str("\t\t");
+        if set.kind == Kind::Svc {
+            // `th dport` reads bytes 2-3 of any transport header; the l4proto test
+            // keeps it from reading an ICMP checksum as if it were a port.
+            o.push_str("meta l4proto { tcp, udp } ");
+        }
+        o.push_str("ip daddr ");
+        if let Some(m) = set.mask() {
+            o.push_str("& ");
+            crate::cidr::push_addr(o, std::net::Ipv4Addr::from(m));
+            o.push(' ');
+        }
+        match set.kind {
+            Kind::Any => {}
+            Kind::Proto => o.push_str(". meta l4proto "),
+            Kind::Svc => o.push_str(". meta l4proto . th dport "),
+        }
+        o.push('@');
+        o.push_str(&set.name);
+        o.push_str(" accept\n");
     }
     let _ = writeln!(o, "\t}}");
     let _ = writeln!(o);

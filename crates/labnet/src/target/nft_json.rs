@@ -7,6 +7,7 @@
 
 use std::fmt::Write as _;
 
+use super::layout::{self, Kind};
 use super::names;
 use super::nft::l4_name;
 use super::{TableName, summary};
@@ -233,38 +234,46 @@ fn add_set(w: &mut Out<'_>, name: &str, ty: &str, elems: impl Iterator<Item = St
 }
 
 fn source_sets(w: &mut Out<'_>, sp: &SourcePolicy) {
-    if !sp.any.is_empty() {
-        add_set(
-            w,
-            &names::any_set(&sp.segment),
-            "\"ipv4_addr\"",
-            sp.any.iter().map(|c| prefix(*c)),
+    for set in layout::source_sets(sp) {
+        let ty = match set.kind {
+            Kind::Any => "\"ipv4_addr\"",
+            Kind::Proto => "[\"ipv4_addr\", \"inet_proto\"]",
+            Kind::Svc => "[\"ipv4_addr\", \"inet_proto\", \"inet_service\"]",
+        };
+        let hash = set.prefix.is_some();
+        let elems: Vec<String> = set
+            .elems
+            .iter()
+            .map(|e| {
+                let addr = if hash {
+                    format!("\"{}\"", e.net.addr())
+                } else {
+                    prefix(e.net)
+                };
+                match (set.kind, e.ports) {
+                    (Kind::Any, _) => addr,
+                    (_, None) => format!("{{\"concat\": [{addr}, \"{}\"]}}", l4_name(e.l4)),
+                    (_, Some(r)) => format!(
+                        "{{\"concat\": [{addr}, \"{}\", {}]}}",
+                        l4_name(e.l4),
+                        port(r)
+                    ),
+                }
+            })
+            .collect();
+        let shape = match set.size() {
+            Some(size) => format!("\"size\": {size}"),
+            None => "\"flags\": [\"interval\"]".to_owned(),
+        };
+        let s = w.obj(
+            "set",
+            &format!(
+                "\"name\": \"{}\", \"type\": {ty}, {shape}, \"elem\": [{}]",
+                set.name,
+                elems.join(", ")
+            ),
         );
-    }
-    if !sp.protos.is_empty() {
-        add_set(
-            w,
-            &names::proto_set(&sp.segment),
-            "[\"ipv4_addr\", \"inet_proto\"]",
-            sp.protos
-                .iter()
-                .map(|(c, l4)| format!("{{\"concat\": [{}, \"{}\"]}}", prefix(*c), l4_name(*l4))),
-        );
-    }
-    if !sp.services.is_empty() {
-        add_set(
-            w,
-            &names::svc_set(&sp.segment),
-            "[\"ipv4_addr\", \"inet_proto\", \"inet_service\"]",
-            sp.services.iter().map(|(c, l4, r)| {
-                format!(
-                    "{{\"concat\": [{}, \"{}\", {}]}}",
-                    prefix(*c),
-                    l4_name(*l4),
-                    port(*r)
-                )
-            }),
-        );
+        w.cmd("add", &s);
     }
 }
 
@@ -282,34 +291,35 @@ fn source_rules(w: &mut Out<'_>, sp: &SourcePolicy) {
         &[&m(daddr, &prefix(sp.cidr)), "{\"accept\": null}"],
         Some("same segment"),
     );
-    if !sp.any.is_empty() {
-        let r = format!("\"@{}\"", names::any_set(&sp.segment));
-        rule(w, &chain, &[&m(daddr, &r), "{\"accept\": null}"], None);
-    }
-    if !sp.protos.is_empty() {
-        let r = format!("\"@{}\"", names::proto_set(&sp.segment));
-        rule(
-            w,
-            &chain,
-            &[
-                &m(&format!("{{\"concat\": [{daddr}, {l4}]}}"), &r),
-                "{\"accept\": null}",
-            ],
-            None,
-        );
-    }
-    if !sp.services.is_empty() {
-        let r = format!("\"@{}\"", names::svc_set(&sp.segment));
-        rule(
-            w,
-            &chain,
-            &[
-                &m(l4, "{\"set\": [\"tcp\", \"udp\"]}"),
-                &m(&format!("{{\"concat\": [{daddr}, {l4}, {dport}]}}"), &r),
-                "{\"accept\": null}",
-            ],
-            None,
-        );
+    for set in layout::source_sets(sp) {
+        let addr = match set.mask() {
+            Some(mask) => format!(
+                "{{\"&\": [{daddr}, \"{}\"]}}",
+                std::net::Ipv4Addr::from(mask)
+            ),
+            None => daddr.to_owned(),
+        };
+        let key = match set.kind {
+            Kind::Any => addr,
+            Kind::Proto => format!("{{\"concat\": [{addr}, {l4}]}}"),
+            Kind::Svc => format!("{{\"concat\": [{addr}, {l4}, {dport}]}}"),
+        };
+        let r = format!("\"@{}\"", set.name);
+        let lookup = m(&key, &r);
+        if set.kind == Kind::Svc {
+            rule(
+                w,
+                &chain,
+                &[
+                    &m(l4, "{\"set\": [\"tcp\", \"udp\"]}"),
+                    &lookup,
+                    "{\"accept\": null}",
+                ],
+                None,
+            );
+        } else {
+            rule(w, &chain, &[&lookup, "{\"accept\": null}"], None);
+        }
     }
 }
 

@@ -12,9 +12,9 @@ use std::net::Ipv4Addr;
 
 use crate::cidr::Ipv4Cidr;
 use crate::ir::{PolicyIr, SourcePolicy};
-use crate::port::PortRange;
 use crate::proto::L4;
 use crate::target::TableName;
+use crate::target::layout::{self, Kind};
 use crate::target::names;
 
 /// nft's datatype ids (nftables `enum datatypes`), which the kernel stores as
@@ -104,6 +104,9 @@ pub struct SetDef {
     pub key: Vec<Field>,
     /// True for a verdict map.
     pub verdict_map: bool,
+    /// `Some(size)`: an exact-match hash set of that declared size, whose
+    /// elements have `start == end`. `None`: an interval set.
+    pub size: Option<u32>,
     /// Intervals, sorted and disjoint, inclusive at both ends.
     pub elements: Vec<Interval>,
 }
@@ -271,6 +274,7 @@ impl Program {
             name: names::SOURCE_MAP.into(),
             key: vec![Field::Ipv4Addr],
             verdict_map: true,
+            size: None,
             elements: by_addr
                 .iter()
                 .map(|s| Interval {
@@ -302,44 +306,46 @@ impl Program {
     }
 
     fn source_sets(&mut self, sp: &SourcePolicy) {
-        if !sp.any.is_empty() {
-            self.sets
-                .push(addr_set(&names::any_set(&sp.segment), &sp.any));
-        }
-        if !sp.protos.is_empty() {
-            self.sets.push(SetDef {
-                name: names::proto_set(&sp.segment),
-                key: vec![Field::Ipv4Addr, Field::InetProto],
-                verdict_map: false,
-                elements: sp
-                    .protos
-                    .iter()
-                    .map(|&(c, l4)| Interval {
-                        start: concat(&[&c.addr().octets(), &[l4.0]]),
-                        end: concat(&[&Ipv4Addr::from(c.last()).octets(), &[l4.0]]),
+        for set in layout::source_sets(sp) {
+            let hash = set.prefix.is_some();
+            let key = match set.kind {
+                Kind::Any => vec![Field::Ipv4Addr],
+                Kind::Proto => vec![Field::Ipv4Addr, Field::InetProto],
+                Kind::Svc => vec![Field::Ipv4Addr, Field::InetProto, Field::InetService],
+            };
+            let elements = set
+                .elems
+                .iter()
+                .map(|e| {
+                    let (lo, hi) = if hash {
+                        (e.net.addr(), e.net.addr())
+                    } else {
+                        (e.net.addr(), Ipv4Addr::from(e.net.last()))
+                    };
+                    let (start, end) = match (set.kind, e.ports) {
+                        (Kind::Any, _) => (lo.octets().to_vec(), hi.octets().to_vec()),
+                        (_, None) => (
+                            concat(&[&lo.octets(), &[e.l4.0]]),
+                            concat(&[&hi.octets(), &[e.l4.0]]),
+                        ),
+                        (_, Some(r)) => (
+                            concat(&[&lo.octets(), &[e.l4.0], &r.start().to_be_bytes()]),
+                            concat(&[&hi.octets(), &[e.l4.0], &r.end().to_be_bytes()]),
+                        ),
+                    };
+                    Interval {
+                        start,
+                        end,
                         verdict: None,
-                    })
-                    .collect(),
-            });
-        }
-        if !sp.services.is_empty() {
+                    }
+                })
+                .collect();
             self.sets.push(SetDef {
-                name: names::svc_set(&sp.segment),
-                key: vec![Field::Ipv4Addr, Field::InetProto, Field::InetService],
+                name: set.name.clone(),
+                key,
                 verdict_map: false,
-                elements: sp
-                    .services
-                    .iter()
-                    .map(|&(c, l4, r): &(Ipv4Cidr, L4, PortRange)| Interval {
-                        start: concat(&[&c.addr().octets(), &[l4.0], &r.start().to_be_bytes()]),
-                        end: concat(&[
-                            &Ipv4Addr::from(c.last()).octets(),
-                            &[l4.0],
-                            &r.end().to_be_bytes(),
-                        ]),
-                        verdict: None,
-                    })
-                    .collect(),
+                size: set.size(),
+                elements,
             });
         }
     }
@@ -353,45 +359,39 @@ impl Program {
         let mut same = prefix_match(IP_DADDR, sp.cidr);
         same.push(Expr::Verdict(Verdict::Accept));
         self.rule(&chain, same, Some("same segment"));
-        if !sp.any.is_empty() {
-            self.rule(
-                &chain,
-                vec![
-                    load(Header::Network, IP_DADDR, 4, REG_1),
-                    lookup(&names::any_set(&sp.segment), false),
-                    Expr::Verdict(Verdict::Accept),
-                ],
-                None,
-            );
-        }
-        if !sp.protos.is_empty() {
-            self.rule(
-                &chain,
-                vec![
-                    load(Header::Network, IP_DADDR, 4, REG32_00),
-                    Expr::MetaL4Proto(REG32_00 + 1),
-                    Expr::ByteorderL4Proto(REG32_00 + 1),
-                    lookup(&names::proto_set(&sp.segment), false),
-                    Expr::Verdict(Verdict::Accept),
-                ],
-                None,
-            );
-        }
-        if !sp.services.is_empty() {
+        for set in layout::source_sets(sp) {
+            let mut exprs = Vec::with_capacity(8);
+            if set.kind == Kind::Svc {
+                exprs.push(Expr::MetaL4Proto(REG_1));
+                exprs.push(Expr::LookupAnon);
+            }
+            if set.prefix.is_some() {
+                // nft builds a masked concatenation in the 16-byte register 1
+                // (its 4-byte parts are registers 8, 9, 10) and, with no
+                // intervals, leaves l4proto in host order.
+                exprs.push(load(Header::Network, IP_DADDR, 4, REG_1));
+                if let Some(mask) = set.mask() {
+                    exprs.push(Expr::Mask(mask.to_vec()));
+                }
+                if set.kind != Kind::Any {
+                    exprs.push(Expr::MetaL4Proto(REG32_00 + 1));
+                }
+                if set.kind == Kind::Svc {
+                    exprs.push(load(Header::Transport, 2, 2, REG32_00 + 2));
+                }
+            } else {
+                exprs.push(load(Header::Network, IP_DADDR, 4, REG32_00));
+                exprs.push(Expr::MetaL4Proto(REG32_00 + 1));
+                exprs.push(Expr::ByteorderL4Proto(REG32_00 + 1));
+                exprs.push(load(Header::Transport, 2, 2, REG32_00 + 2));
+            }
+            exprs.push(lookup(&set.name, false));
+            exprs.push(Expr::Verdict(Verdict::Accept));
             self.rules.push(RuleDef {
                 chain: chain.clone(),
-                exprs: vec![
-                    Expr::MetaL4Proto(REG_1),
-                    Expr::LookupAnon,
-                    load(Header::Network, IP_DADDR, 4, REG32_00),
-                    Expr::MetaL4Proto(REG32_00 + 1),
-                    Expr::ByteorderL4Proto(REG32_00 + 1),
-                    load(Header::Transport, 2, 2, REG32_00 + 2),
-                    lookup(&names::svc_set(&sp.segment), false),
-                    Expr::Verdict(Verdict::Accept),
-                ],
+                exprs,
                 comment: None,
-                anon_set: Some(vec![L4::TCP, L4::UDP]),
+                anon_set: (set.kind == Kind::Svc).then(|| vec![L4::TCP, L4::UDP]),
             });
         }
     }
@@ -523,6 +523,7 @@ fn addr_set(name: &str, nets: &[Ipv4Cidr]) -> SetDef {
         name: name.into(),
         key: vec![Field::Ipv4Addr],
         verdict_map: false,
+        size: None,
         elements: nets.iter().map(|&c| cidr_interval(c)).collect(),
     }
 }
@@ -592,6 +593,7 @@ mod tests {
             name: String::new(),
             key,
             verdict_map: false,
+            size: None,
             elements: vec![],
         };
         let svc = set(vec![Field::Ipv4Addr, Field::InetProto, Field::InetService]);

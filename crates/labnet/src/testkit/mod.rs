@@ -85,7 +85,7 @@ struct RuleSpec {
 
 fn seg_spec() -> impl Strategy<Value = SegSpec> {
     (
-        22u8..=28,
+        prop_oneof![4 => 22u8..=28, 1 => 16u8..=21, 1 => 29u8..=30],
         0u32..3,
         any::<bool>(),
         any::<bool>(),
@@ -108,7 +108,10 @@ fn seg_spec() -> impl Strategy<Value = SegSpec> {
 
 fn rule_spec(n: usize) -> impl Strategy<Value = RuleSpec> {
     let proto = prop_oneof![4 => Just(Proto::Any), 3 => Just(Proto::Tcp), 2 => Just(Proto::Udp), 2 => Just(Proto::Icmp)];
-    let ports = prop::collection::vec((prop::sample::select(PORT_POOL), 0u16..3), 0..4);
+    // Mostly narrow ranges (hash elements, one per port) and sometimes one wider
+    // than the layout expands, which takes the interval set.
+    let width = prop_oneof![6 => 0u16..3, 1 => 16u16..40];
+    let ports = prop::collection::vec((prop::sample::select(PORT_POOL), width), 0..4);
     (
         prop::collection::vec(0..n, 1..=3),
         prop::bool::weighted(0.1),

@@ -386,6 +386,19 @@ impl Ruleset {
             }
             return Ok(out);
         }
+        // `ip daddr & 255.255.255.0`: the hash-set layout's masked lookup.
+        if let Some(and) = e.get("&").and_then(Value::as_array) {
+            let [value, mask] = and.as_slice() else {
+                return Err(format!("& of {e} is not a pair"));
+            };
+            let mut v = self.load(value, p)?;
+            let mask = scalar(mask)?;
+            match v.as_mut_slice() {
+                [x] => *x &= mask,
+                _ => return Err(format!("& over a concatenation in {e}")),
+            }
+            return Ok(v);
+        }
         if let Some(pl) = e.get("payload") {
             let proto = pl.get("protocol").and_then(Value::as_str).unwrap_or("");
             let field = pl.get("field").and_then(Value::as_str).unwrap_or("");
