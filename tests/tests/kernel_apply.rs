@@ -150,3 +150,320 @@ fn nft_backend_replaces_only_its_table_and_drift_sees_hand_edits() {
     kernel::load(&ns, &PolicyIr::build(&lab), &table(), Backend::Auto).unwrap();
     assert_eq!(kernel::drift(&ns, &lab, &table()).unwrap(), vec![]);
 }
+
+/// A lab changed the way people change labs: a rule dropped or added, a
+/// segment's internet egress flipped, a segment removed or added.
+#[cfg(feature = "nftnl")]
+fn mutate(lab: &Lab, rng: &mut labnet::testkit::SplitMix) -> Lab {
+    use labnet::{AllowRule, Segment, SegmentName, Selector};
+    let mut segs: Vec<Segment> = lab.segments().to_vec();
+    let mut rules: Vec<AllowRule> = lab.rules().to_vec();
+    let pick = |rng: &mut labnet::testkit::SplitMix, n: usize| (rng.next_u64() % n as u64) as usize;
+    match rng.next_u64() % 5 {
+        0 if !rules.is_empty() => {
+            let i = pick(rng, rules.len());
+            rules.remove(i);
+        }
+        1 if segs.len() > 1 => {
+            // Remove a segment and every mention of it.
+            let gone = segs.remove(pick(rng, segs.len())).name;
+            let keep = |s: &Selector| match s {
+                Selector::Names(v) => {
+                    let v: Vec<SegmentName> = v.iter().filter(|n| **n != gone).cloned().collect();
+                    (!v.is_empty()).then_some(Selector::Names(v))
+                }
+                other => Some(other.clone()),
+            };
+            rules = rules
+                .iter()
+                .filter_map(|r| {
+                    let mut r = r.clone();
+                    r.from = keep(&r.from)?;
+                    r.to = keep(&r.to)?;
+                    Some(r)
+                })
+                .collect();
+        }
+        2 => {
+            let i = pick(rng, segs.len());
+            segs[i].internet = !segs[i].internet;
+        }
+        3 => {
+            let k = segs.len();
+            let name: SegmentName = format!("new{}", rng.next_u64() % 1000).parse().unwrap();
+            if !segs.iter().any(|s| s.name == name) {
+                let net = format!("172.16.{}.0/24", k % 256).parse().unwrap();
+                let port = 60_000 + (k as u16 % 500) * 10;
+                let ssh = labnet::PortRange::new(port, port + 9).unwrap();
+                segs.push(Segment::new(name.clone(), net, ssh));
+                let to = segs[pick(rng, segs.len())].name.clone();
+                rules.push(AllowRule::new(Selector::one(name), Selector::one(to)));
+            }
+        }
+        _ => {
+            let a = segs[pick(rng, segs.len())].name.clone();
+            let b = segs[pick(rng, segs.len())].name.clone();
+            let rule = AllowRule::new(Selector::one(a), Selector::one(b));
+            rules.push(if rng.chance(0.5) {
+                rule.proto(labnet::Proto::Tcp)
+                    .ports([
+                        labnet::PortRange::new(8000, 8000 + (rng.next_u64() % 40) as u16).unwrap(),
+                    ])
+            } else {
+                rule
+            });
+        }
+    }
+    let mut b = Lab::builder(lab.info().clone());
+    for s in segs {
+        b = b.segment(s);
+    }
+    for r in rules {
+        b = b.allow(r);
+    }
+    // A mutation that breaks validation (a new segment's ports meeting an
+    // old one's) keeps the lab as it was.
+    b.build().unwrap_or_else(|_| lab.clone())
+}
+
+/// Every apply after the first is incremental, and the kernel then lists the
+/// table exactly as after a full load of the same lab; the delta's nft script
+/// does the same through `nft -f`. A hand edit makes the next apply full.
+#[cfg(feature = "nftnl")]
+#[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
+fn incremental_apply_lists_exactly_like_a_full_load() {
+    use labnet::kernel::apply;
+    use labnet::kernel::incremental::{Incremental, Mode};
+    use labnet::kernel::{ApplyOptions, LiveOptions};
+    use proptest::test_runner::{Config as ProptestConfig, TestRunner};
+
+    let (inc_ns, full_ns, script_ns) = (
+        labkit_tests::netns(),
+        labkit_tests::netns(),
+        labkit_tests::netns(),
+    );
+    let live = LiveOptions::netns(inc_ns.name());
+    let (full, script) = (open(&full_ns), open(&script_ns));
+    let inc = open(&inc_ns);
+    // Equal as drift compares tables: the same objects with the same
+    // declarations, elements and rules in order. (The kernel lists objects in
+    // creation order, so a set created by a delta prints after older ones.)
+    let list = |ns: &Netns| {
+        labnet::kernel::Listing::parse(&nft_cli::list_table(ns, "labnet").unwrap().unwrap())
+    };
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(
+            &(
+                labnet::testkit::arb_lab(24),
+                proptest::prelude::any::<u64>(),
+            ),
+            |(first, seed)| {
+                let mut rng = labnet::testkit::SplitMix::new(seed);
+                // Start from nothing recorded: the first apply is full.
+                let _ = apply::remove(&live);
+                let r = apply::apply(&first, &live, &ApplyOptions::default(), None).unwrap();
+                assert_eq!(r.plan.mode, Mode::Full);
+                let mut lab = first;
+                for _ in 0..4 {
+                    let next = mutate(&lab, &mut rng);
+                    let dry = apply::apply(&next, &live, &ApplyOptions::default().dry_run(), None)
+                        .unwrap();
+                    assert_eq!(dry.plan.mode, Mode::Incremental, "{:?}", dry.plan.reason);
+                    let r = apply::apply(&next, &live, &ApplyOptions::default(), None).unwrap();
+                    assert_eq!(r.plan.mode, Mode::Incremental, "{:?}", r.plan.reason);
+                    assert_eq!(r.plan.script, dry.plan.script);
+                    kernel::load(&full, &PolicyIr::build(&next), &table(), Backend::Nft).unwrap();
+                    assert_eq!(
+                        list(&inc),
+                        list(&full),
+                        "incremental apply lists differently"
+                    );
+
+                    // The same delta as a script, through nft -f.
+                    kernel::load(&script, &PolicyIr::build(&lab), &table(), Backend::Nft).unwrap();
+                    let delta = Incremental::new(&lab, &next, &table()).script();
+                    if !delta.is_empty() {
+                        nft_cli::load(&script, &delta).unwrap();
+                    }
+                    assert_eq!(
+                        list(&script),
+                        list(&full),
+                        "the delta script lists differently"
+                    );
+                    lab = next;
+                }
+                // Applying the same lab again sends nothing.
+                let again = apply::apply(&lab, &live, &ApplyOptions::default(), None).unwrap();
+                assert_eq!(again.plan.delta.map(|d| d.objects), Some(0));
+                Ok(())
+            },
+        )
+        .unwrap();
+
+    // A hand edit moves the generation on: the next apply is a full replace
+    // that finds and repairs the edit.
+    let lab = labnet::reference::lab();
+    apply::apply(&lab, &live, &ApplyOptions::default(), None).unwrap();
+    nft_cli::run(
+        &inc,
+        &[
+            "add",
+            "element",
+            "ip",
+            "labnet",
+            "public_any_24",
+            "{ 10.0.0.0 }",
+        ],
+        None,
+    )
+    .unwrap();
+    let r = apply::apply(&lab, &live, &ApplyOptions::default(), None).unwrap();
+    assert_eq!(r.plan.mode, Mode::Full);
+    assert!(
+        r.plan.reason.as_deref().unwrap().contains("changed since"),
+        "{:?}",
+        r.plan.reason
+    );
+    assert_eq!(
+        r.changes,
+        vec![Change::ElementsAdded {
+            block: "set public_any_24".into(),
+            elements: vec!["10.0.0.0".into()]
+        }]
+    );
+    assert_eq!(kernel::drift(&inc, &lab, &table()).unwrap(), vec![]);
+    let r = apply::apply(&lab, &live, &ApplyOptions::default(), None).unwrap();
+    assert_eq!(r.plan.mode, Mode::Incremental);
+}
+
+/// A long-lived TCP connection through the lab's router keeps working across
+/// incremental and full applies, including one that withdraws the rule that
+/// let it open (conntrack's entry carries it), while a new connection then
+/// is refused: the applies took effect and conntrack survived them.
+#[cfg(feature = "nftnl")]
+#[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
+fn established_connections_survive_every_apply() {
+    use std::io::{Read, Write};
+    use std::net::{SocketAddr, TcpListener, TcpStream};
+    use std::time::Duration;
+
+    use labnet::kernel::incremental::{self, Incremental};
+    use labnet::proof::topology::Topology;
+    use labnet::{AllowRule, LabInfo, Proto, Segment, Selector};
+
+    let seg = |name: &str, net: &str, ssh: &str| {
+        Segment::new(
+            name.parse().unwrap(),
+            net.parse().unwrap(),
+            ssh.parse().unwrap(),
+        )
+        .with_internet(false)
+    };
+    let lab = |allow: bool| {
+        let mut b = Lab::builder(LabInfo::new(
+            "ct".parse().unwrap(),
+            "ct.lab".parse().unwrap(),
+            None,
+        ))
+        .segment(seg("app", "10.77.0.0/24", "2201-2210"))
+        .segment(seg("db", "10.77.1.0/24", "2211-2220"));
+        if allow {
+            b = b.allow(
+                AllowRule::new(
+                    Selector::one("app".parse().unwrap()),
+                    Selector::one("db".parse().unwrap()),
+                )
+                .proto(Proto::Tcp)
+                .ports(["5432".parse().unwrap()]),
+            );
+        }
+        b.build().unwrap()
+    };
+    let (open_lab, closed_lab) = (lab(true), lab(false));
+    let topo = Topology::build(&open_lab).expect("topology");
+    kernel::load(
+        &topo.router,
+        &PolicyIr::build(&open_lab),
+        &table(),
+        Backend::Netlink,
+    )
+    .unwrap();
+    let db = SocketAddr::from((topo.hosts[1].addr, 5432));
+    let listener = topo.hosts[1]
+        .ns
+        .run(move || TcpListener::bind(db))
+        .unwrap()
+        .unwrap();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut s = s;
+                let mut buf = [0u8; 64];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let connect = || {
+        topo.hosts[0]
+            .ns
+            .run(move || TcpStream::connect_timeout(&db, Duration::from_millis(800)))
+            .unwrap()
+    };
+    let mut conn = connect().expect("app may open a connection to db:5432");
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let echo = |conn: &mut TcpStream, msg: &[u8]| {
+        conn.write_all(msg).unwrap();
+        let mut got = vec![0u8; msg.len()];
+        conn.read_exact(&mut got)
+            .expect("the established connection still answers");
+        assert_eq!(got, msg);
+    };
+    echo(&mut conn, b"before");
+
+    let step = |from: &Lab, to: &Lab| {
+        let g = incremental::generation(&topo.router).unwrap().unwrap();
+        incremental::load(&topo.router, &Incremental::new(from, to, &table()), g).unwrap();
+    };
+    // Incremental: the rule that allowed the connection goes.
+    step(&open_lab, &closed_lab);
+    echo(&mut conn, b"after an incremental apply");
+    assert!(connect().is_err(), "a new connection must be refused now");
+    // Full replace of the table.
+    kernel::load(
+        &topo.router,
+        &PolicyIr::build(&closed_lab),
+        &table(),
+        Backend::Netlink,
+    )
+    .unwrap();
+    echo(&mut conn, b"after a full replace");
+    kernel::load(
+        &topo.router,
+        &PolicyIr::build(&closed_lab),
+        &table(),
+        Backend::Nft,
+    )
+    .unwrap();
+    echo(&mut conn, b"after nft -f");
+    // Back again, incrementally: new connections open again.
+    step(&closed_lab, &open_lab);
+    echo(&mut conn, b"after the rule came back");
+    assert!(connect().is_ok());
+}

@@ -11,6 +11,7 @@ use serde::Serialize;
 use labnet::kernel::apply::{self, ApplyError};
 use labnet::kernel::confirm::{self, Cancelled, Confirmed, Health, PendingView, WatchdogCommand};
 use labnet::kernel::doctor::{self, Remedy};
+use labnet::kernel::incremental::Mode;
 use labnet::kernel::{self, ApplyOptions, KernelError, LiveOptions, Netns, where_ns};
 use labnet::proof::{self, ProofOptions};
 
@@ -129,7 +130,31 @@ pub(crate) fn apply(
         json(&report)?;
         return Ok(EXIT_OK);
     }
+    if report.dry_run && report.plan.mode == Mode::Incremental {
+        let script = report.plan.script.as_deref().unwrap_or_default();
+        if script.is_empty() {
+            out.note(&format!(
+                "{} holds exactly the lab's ruleset (as labnet last applied it); nothing would change",
+                where_(live)
+            ));
+        } else {
+            data(script)?;
+            let objects = report.plan.delta.map_or(0, |d| d.objects);
+            out.note(&format!(
+                "this delta of {} would be made to {} in one transaction (dry run: nothing changed)",
+                plural(objects, "object"),
+                where_(live)
+            ));
+        }
+        if let Some(p) = &report.pending {
+            out.note(&format!("note: {}", pending_text(p)));
+        }
+        return Ok(EXIT_OK);
+    }
     if report.dry_run {
+        if let Some(why) = &report.plan.reason {
+            out.note(&format!("a full replace: {why}"));
+        }
         if report.changes.is_empty() {
             out.note(&format!(
                 "{} is in sync with the lab file; nothing would change",
@@ -151,10 +176,17 @@ pub(crate) fn apply(
         return Ok(EXIT_OK);
     }
     out.note(&format!(
-        "applied lab \"{}\" to {} via {} ({}{})",
+        "applied lab \"{}\" to {} via {} ({}, {}{})",
         report.lab,
         where_(live),
         report.backend.as_str(),
+        match report.plan.mode {
+            Mode::Incremental => format!(
+                "incremental: {}",
+                plural(report.plan.delta.map_or(0, |d| d.objects), "object")
+            ),
+            _ => "full replace".to_owned(),
+        },
         plural(report.changes.len(), "change"),
         if opts.coexist.is_empty() {
             String::new()

@@ -752,3 +752,42 @@ fn verify_proves_the_reference_lab() {
     let probes = v["probes"].as_array().unwrap();
     assert!(probes.iter().filter(|p| p["proto"] == "udp").count() >= 20);
 }
+
+/// After a first apply, `apply --dry-run` prints the delta as an nft script
+/// and changes nothing; `apply` then sends it and says it was incremental.
+#[cfg(feature = "nftnl")]
+#[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
+fn dry_run_prints_the_delta_and_apply_sends_only_it() {
+    let e = Env::new();
+    let n = e.n();
+    let small = e.file("small.toml", SMALL);
+    let o = e.run(&["apply", &small, "--netns", n]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert!(err(&o).contains("full replace"), "{}", err(&o));
+    let before = e.table();
+    let wider = e.file(
+        "wider.toml",
+        &SMALL.replace("\"5432\"", "\"5432\", \"6432\""),
+    );
+    let o = e.run(&["apply", &wider, "--netns", n, "--dry-run"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    assert_eq!(
+        out(&o),
+        "add element ip labnet a_svc_25 { 10.1.1.0 . tcp . 6432 }\n"
+    );
+    assert!(err(&o).contains("delta of 1 object"), "{}", err(&o));
+    assert_eq!(e.table(), before, "a dry run changes nothing");
+    let o = e.run(&["apply", &wider, "--netns", n, "--format", "json"]);
+    assert_eq!(code(&o), 0, "{}", err(&o));
+    let v: serde_json::Value = serde_json::from_str(&out(&o)).unwrap();
+    assert_eq!(v["plan"]["mode"], "incremental");
+    assert_eq!(v["plan"]["delta"]["elements_added"], 1);
+    assert_eq!(code(&e.run(&["diff", &wider, "--netns", n])), 0);
+    let o = e.run(&["apply", &wider, "--netns", n, "--dry-run"]);
+    assert!(out(&o).is_empty());
+    assert!(err(&o).contains("nothing would change"), "{}", err(&o));
+}

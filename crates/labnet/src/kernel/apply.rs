@@ -17,6 +17,7 @@ use super::coexist::{self, Coexist};
 use super::confirm::{
     self, Event, Health, Pending, PendingState, PendingView, Started, WatchdogCommand,
 };
+use super::incremental::{self, Incremental, Plan};
 use super::state::{self, Lock, Process, now, write_atomic};
 use super::{
     ApplyOptions, Backend, Change, KernelError, Listing, LiveOptions, Netns, TableOwner, nft_cli,
@@ -45,6 +46,8 @@ pub struct Applied {
     pub coexist_rules: usize,
     /// How the live table differed from the lab before the apply.
     pub changes: Vec<Change>,
+    /// Incremental or full, and for incremental the transaction.
+    pub plan: Plan,
     /// The confirmation now pending (or, for a dry run, one already pending).
     pub pending: Option<PendingView>,
     /// A record left by an apply that died before changing anything, removed.
@@ -165,6 +168,7 @@ pub fn apply(
         backend: opts.backend.resolve(),
         coexist_rules: 0,
         changes: Vec::new(),
+        plan: Plan::full("no record of labnet's last apply in this namespace"),
         pending: None,
         discarded: None,
     };
@@ -173,11 +177,67 @@ pub fn apply(
     } else {
         report.discarded = check_pending(netns, true)?;
     }
+    // A rollback window and Docker's rules change more than labnet's table,
+    // so only a plain netlink apply may be incremental.
+    let plain = opts.confirm_within.is_none()
+        && opts.coexist.is_empty()
+        && report.backend == Backend::Netlink;
+    let generation = incremental::generation(&ns)?;
+    if plain
+        && let Some(g) = generation
+        && let Some(old_lab) = incremental::recorded(netns, &live.table, g)
+    {
+        let inc = Incremental::new(&old_lab, lab, &live.table);
+        report.plan = inc.plan();
+        report.changes = inc.changes();
+        if opts.dry_run {
+            return Ok(report);
+        }
+        if inc.delta.is_empty() {
+            // Nothing to send; the record stays true as it is.
+            report.applied = true;
+            return Ok(report);
+        }
+        match incremental::load(&ns, &inc, g) {
+            Ok(()) => {
+                settle(&ns, netns, &live.table, g, lab);
+                report.applied = true;
+                return Ok(report);
+            }
+            // Another transaction committed since the generation was read:
+            // the table may have changed, so take the full path below.
+            Err(KernelError::Netlink { source, .. })
+                if source.raw_os_error() == Some(nix::errno::Errno::ERESTART as i32) =>
+            {
+                report.plan = Plan::full("the ruleset changed while the delta was being sent");
+            }
+            Err(e) => {
+                incremental::forget(netns);
+                return Err(e.into());
+            }
+        }
+    } else if generation.is_none() {
+        report.plan =
+            Plan::full("this build cannot read the ruleset generation (no netlink loader)");
+    } else if !plain {
+        report.plan = Plan::full(if opts.confirm_within.is_some() {
+            "an apply with a confirmation window replaces the table whole"
+        } else if !opts.coexist.is_empty() {
+            "an apply that coexists with Docker replaces the table whole"
+        } else {
+            "the nft backend replaces the table whole"
+        });
+    } else if std::fs::metadata(super::state::namespace_dir(netns).join("applied.json")).is_ok() {
+        report.plan = Plan::full(
+            "the ruleset changed since labnet's last apply (by hand, another tool, or a reboot)",
+        );
+    }
     let (previous, listing) = refuse_foreign(&ns, live)?.unzip();
     report.changes = super::drift_of(listing.as_ref(), lab, &live.table)?;
     if opts.dry_run {
         return Ok(report);
     }
+    incremental::forget(netns);
     let docker = opts.coexist.contains(&Coexist::Docker);
     if docker && !coexist::docker_user_exists(&ns)? {
         return Err(KernelError::Tool {
@@ -232,6 +292,11 @@ pub fn apply(
                 Vec::new()
             };
             report.backend = super::load(&ns, &ir, &live.table, opts.backend)?;
+            if let Some(g) = generation
+                && !docker
+            {
+                settle(&ns, netns, &live.table, g, lab);
+            }
             if docker {
                 report.coexist_rules = match coexist::apply_docker(&ns, &ir.lab_nets) {
                     Ok(n) => n,
@@ -244,6 +309,25 @@ pub fn apply(
     }
     report.applied = true;
     Ok(report)
+}
+
+/// Record `lab` as loaded if the kernel's generation is exactly one past
+/// `before` (so the one transaction since was this apply's); else forget.
+fn settle(
+    ns: &Netns,
+    netns: Option<&str>,
+    table: &crate::target::TableName,
+    before: u32,
+    lab: &Lab,
+) {
+    match incremental::generation(ns) {
+        Ok(Some(after)) if after == before.wrapping_add(1) => {
+            if incremental::remember(netns, table, after, lab).is_err() {
+                incremental::forget(netns);
+            }
+        }
+        _ => incremental::forget(netns),
+    }
 }
 
 /// After a failure that followed a successful load: put the previous table,
@@ -338,6 +422,7 @@ pub fn remove(live: &LiveOptions) -> Result<Removed, ApplyError> {
     let ns = Netns::named(netns)?;
     let _lock = Lock::try_take(netns)?;
     check_pending(netns, true)?;
+    incremental::forget(netns);
     let present = refuse_foreign(&ns, live)?.is_some();
     if present {
         nft_cli::run(&ns, &["delete", "table", "ip", live.table.as_str()], None)?;

@@ -15,8 +15,9 @@ use nftnl::{Batch, Chain, ChainType, Hook, MsgType, NlMsg, Policy, ProtoFamily, 
 
 use super::KernelError;
 use crate::proto::L4;
+use crate::target::delta::Step;
 use crate::target::program::{
-    BaseChain, Expr, Header, Program, RuleDef, SetDef, Verdict, rbtree_elements,
+    BaseChain, ChainDef, Expr, Header, Interval, Program, RuleDef, SetDef, Verdict, rbtree_elements,
 };
 
 /// `NFT_SET_CONCAT` (kernel 5.6): intervals of concatenated keys (pipapo).
@@ -39,21 +40,7 @@ pub fn load(program: &Program) -> Result<(), KernelError> {
     msgs.push(&table, MsgType::Add, "create table");
     let mut chains = Vec::with_capacity(program.chains.len());
     for c in &program.chains {
-        let mut chain = Chain::new(cstr(&c.name)?, &table);
-        match c.base {
-            Some(BaseChain::FilterForward) => {
-                chain.set_hook(Hook::Forward, 0);
-                chain.set_type(ChainType::Filter);
-                chain.set_policy(Policy::Accept);
-            }
-            Some(BaseChain::NatPostrouting) => {
-                chain.set_hook(Hook::PostRouting, 100);
-                chain.set_type(ChainType::Nat);
-                chain.set_policy(Policy::Accept);
-            }
-            None => {}
-        }
-        chains.push(chain);
+        chains.push(make_chain(&table, c)?);
     }
     for (c, def) in chains.iter().zip(&program.chains) {
         msgs.push(c, MsgType::Add, &format!("create chain {}", def.name));
@@ -106,11 +93,230 @@ pub fn load(program: &Program) -> Result<(), KernelError> {
     msgs.send()
 }
 
+fn make_chain<'a>(table: &'a Table, c: &ChainDef) -> Result<Chain<'a>, KernelError> {
+    let mut chain = Chain::new(cstr(&c.name)?, table);
+    match c.base {
+        Some(BaseChain::FilterForward) => {
+            chain.set_hook(Hook::Forward, 0);
+            chain.set_type(ChainType::Filter);
+            chain.set_policy(Policy::Accept);
+        }
+        Some(BaseChain::NatPostrouting) => {
+            chain.set_hook(Hook::PostRouting, 100);
+            chain.set_type(ChainType::Nat);
+            chain.set_policy(Policy::Accept);
+        }
+        None => {}
+    }
+    Ok(chain)
+}
+
+/// Send the steps of a delta from `old` to `new` as one transaction. With
+/// `genid`, the kernel refuses the whole batch (`ERESTART`) if any other
+/// transaction committed since that ruleset generation was read, so a delta
+/// is never applied over a table that changed after it was computed.
+///
+/// # Errors
+/// The kernel's error for the first message it rejected, naming the object.
+pub fn load_delta(
+    old: &Program,
+    new: &Program,
+    steps: &[Step<'_>],
+    genid: Option<u32>,
+) -> Result<(), KernelError> {
+    let mut msgs = Messages {
+        genid,
+        ..Messages::default()
+    };
+    let table = Table::new(cstr(&new.table)?, ProtoFamily::Ipv4);
+    // Every set gets an id; rules name their sets, and the kernel finds sets
+    // created earlier in this batch by name as it finds the old ones.
+    let mut ids = std::collections::HashMap::new();
+    let mut next_id = 1u32;
+    for s in old.sets.iter().chain(&new.sets) {
+        ids.entry(s.name.as_str()).or_insert_with(|| {
+            next_id += 1;
+            next_id - 1
+        });
+    }
+    let chain_def = |name: &str| {
+        new.chains
+            .iter()
+            .chain(&old.chains)
+            .find(|c| c.name == name)
+            .cloned()
+            .unwrap_or(ChainDef {
+                name: name.to_owned(),
+                base: None,
+            })
+    };
+    let mut anon_id = 1u32 << 30;
+    for step in steps {
+        match step {
+            Step::AddChain(c) => {
+                let chain = make_chain(&table, c)?;
+                msgs.push(&chain, MsgType::Add, &format!("create chain {}", c.name));
+            }
+            Step::FlushChain(c) => {
+                let def = chain_def(c);
+                let chain = make_chain(&table, &def)?;
+                let rule = Rule::new(&chain);
+                msgs.push(&rule, MsgType::Del, &format!("flush chain {c}"));
+            }
+            Step::DeleteChain(c) => {
+                let def = chain_def(c);
+                let chain = make_chain(&table, &def)?;
+                msgs.push(&chain, MsgType::Del, &format!("delete chain {c}"));
+            }
+            Step::FlushSet(s) => {
+                let mut set = RawSet::alloc(&new.table, &s.name, ids[s.name.as_str()])?;
+                set.elems_only = true;
+                set.delete = true;
+                msgs.push(&set, MsgType::Del, &format!("flush set {}", s.name));
+            }
+            Step::DeleteSet(name) => {
+                let mut set = RawSet::alloc(&new.table, name, ids[*name])?;
+                set.delete = true;
+                msgs.push(&set, MsgType::Del, &format!("delete set {name}"));
+            }
+            Step::CreateSet(s) => {
+                let id = ids[s.name.as_str()];
+                let set = RawSet::named(&new.table, s, id)?;
+                msgs.push(&set, MsgType::Add, &format!("create set {}", s.name));
+                for chunk in element_chunks(&new.table, s, id)? {
+                    msgs.push(&chunk, MsgType::Add, &format!("add elements to {}", s.name));
+                }
+            }
+            Step::DeleteElements(s, elems) => {
+                for chunk in hash_chunks(&new.table, s, ids[s.name.as_str()], elems, true)? {
+                    msgs.push(
+                        &chunk,
+                        MsgType::Del,
+                        &format!("delete elements of {}", s.name),
+                    );
+                }
+            }
+            Step::AddElements(s, elems) => {
+                let id = ids[s.name.as_str()];
+                let chunks = if s.size.is_some() {
+                    hash_chunks(&new.table, s, id, elems, false)?
+                } else {
+                    // A refilled interval set: all of it, as the kernel's rbtree takes it.
+                    element_chunks(&new.table, s, id)?
+                };
+                for chunk in chunks {
+                    msgs.push(&chunk, MsgType::Add, &format!("add elements to {}", s.name));
+                }
+            }
+            Step::AddRules(c) => {
+                let def = chain_def(c);
+                let chain = make_chain(&table, &def)?;
+                for r in new.rules.iter().filter(|r| r.chain == *c) {
+                    let anon = match &r.anon_set {
+                        Some(protos) => {
+                            let id = anon_id;
+                            anon_id += 1;
+                            let set = RawSet::anonymous_l4proto(&new.table, protos, id)?;
+                            msgs.push(&set, MsgType::Add, &format!("create set in chain {c}"));
+                            msgs.push(
+                                &set.elements(),
+                                MsgType::Add,
+                                &format!("add elements to set in chain {c}"),
+                            );
+                            Some(id)
+                        }
+                        None => None,
+                    };
+                    let rule = build_rule(&chain, r, &ids, anon)?;
+                    msgs.push(&rule, MsgType::Add, &format!("add rule to chain {c}"));
+                }
+            }
+        }
+    }
+    msgs.send()
+}
+
+/// Elements of a hash set (keys only), in messages of bounded size.
+fn hash_chunks(
+    table: &str,
+    def: &SetDef,
+    id: u32,
+    elems: &[&Interval],
+    delete: bool,
+) -> Result<Vec<RawSet>, KernelError> {
+    let mut out = Vec::new();
+    for chunk in elems.chunks(ELEMENTS_PER_MESSAGE) {
+        let mut c = RawSet::alloc(table, &def.name, id)?;
+        c.elems_only = true;
+        c.delete = delete;
+        for e in chunk {
+            c.add_elem(&e.start, None, false, e.verdict.as_ref())?;
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+/// The ruleset generation the kernel is at (`NFT_MSG_GETGEN`): it moves on
+/// with every committed nf_tables transaction, of any table.
+///
+/// # Errors
+/// Netlink failed.
+pub fn generation() -> Result<u32, KernelError> {
+    let io = |e: std::io::Error| KernelError::Netlink {
+        what: "read the nf_tables ruleset generation".into(),
+        source: e,
+    };
+    let socket = mnl::Socket::new(mnl::Bus::Netfilter).map_err(io)?;
+    // struct nlmsghdr + struct nfgenmsg, no attributes.
+    let mut msg = [0u8; 20];
+    msg[0..4].copy_from_slice(&20u32.to_ne_bytes());
+    let ty = ((libc::NFNL_SUBSYS_NFTABLES as u16) << 8) | libc::NFT_MSG_GETGEN as u16;
+    msg[4..6].copy_from_slice(&ty.to_ne_bytes());
+    msg[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    msg[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    // nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
+    socket.send(&msg[..]).map_err(io)?;
+    let mut buffer = vec![0u8; 8192];
+    let n = socket
+        .recv(&mut buffer[..])
+        .map_err(io)?
+        .next()
+        .ok_or_else(|| io(std::io::Error::other("no answer")))?
+        .map_err(io)?
+        .to_vec();
+    parse_gen(&n).ok_or_else(|| io(std::io::Error::other("an answer without NFTA_GEN_ID")))
+}
+
+/// NFTA_GEN_ID (attribute 1, big endian) of a NEWGEN message.
+fn parse_gen(msg: &[u8]) -> Option<u32> {
+    let mut at = 16 + 4;
+    while at + 4 <= msg.len() {
+        let len = u16::from_ne_bytes([msg[at], msg[at + 1]]) as usize;
+        let ty = u16::from_ne_bytes([msg[at + 2], msg[at + 3]]) & 0x3fff;
+        if len < 4 {
+            return None;
+        }
+        if ty == 1 && len >= 8 {
+            return Some(u32::from_be_bytes([
+                msg[at + 4],
+                msg[at + 5],
+                msg[at + 6],
+                msg[at + 7],
+            ]));
+        }
+        at += len.next_multiple_of(4);
+    }
+    None
+}
+
 /// The batch under construction and what each of its messages does, so the
 /// kernel's error can name the object it refused.
 struct Messages {
     batch: Batch,
     what: Vec<String>,
+    /// Refuse the batch unless the ruleset is still at this generation.
+    genid: Option<u32>,
 }
 
 impl Default for Messages {
@@ -118,6 +324,7 @@ impl Default for Messages {
         Self {
             batch: Batch::new(),
             what: Vec::new(),
+            genid: None,
         }
     }
 }
@@ -140,7 +347,10 @@ impl Messages {
         // The kernel runs a batch as one transaction only if it arrives in one
         // sendmsg; libnftnl keeps it in pages, so join them (as nft does with
         // an iovec) and size the socket buffers for it and for one ack per message.
-        let whole: Vec<u8> = batch.iter().flatten().copied().collect();
+        let mut whole: Vec<u8> = batch.iter().flatten().copied().collect();
+        if let Some(genid) = self.genid {
+            add_batch_genid(&mut whole, genid);
+        }
         let acks = what.len().saturating_add(16).saturating_mul(1024);
         size_buffers(&socket, whole.len().saturating_add(4096), acks).map_err(io)?;
         let sent = socket.send(&whole).map_err(io)?;
@@ -176,6 +386,27 @@ impl Messages {
         }
         Ok(())
     }
+}
+
+/// Put `NFNL_BATCH_GENID` into the batch-begin message (the first one), as
+/// nft does: the kernel then refuses the batch if the generation moved on.
+fn add_batch_genid(whole: &mut Vec<u8>, genid: u32) {
+    let Some(len) = whole
+        .get(0..4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_ne_bytes)
+    else {
+        return;
+    };
+    let len = len as usize;
+    // NFNL_BATCH_GENID = 1, a u32 in network order.
+    let mut attr = Vec::with_capacity(8);
+    attr.extend_from_slice(&8u16.to_ne_bytes());
+    attr.extend_from_slice(&1u16.to_ne_bytes());
+    attr.extend_from_slice(&genid.to_be_bytes());
+    whole.splice(len..len, attr);
+    let new_len = u32::try_from(len + 8).unwrap_or(u32::MAX);
+    whole[0..4].copy_from_slice(&new_len.to_ne_bytes());
 }
 
 fn size_buffers(socket: &mnl::Socket, send: usize, recv: usize) -> std::io::Result<()> {
@@ -215,6 +446,8 @@ fn cstr(s: &str) -> Result<CString, KernelError> {
 struct RawSet {
     ptr: NonNull<sys::nftnl_set>,
     elems_only: bool,
+    /// Written as DELSET, or DELSETELEM for element chunks (none: flush).
+    delete: bool,
     _strings: Vec<CString>,
 }
 
@@ -243,6 +476,7 @@ impl RawSet {
         Ok(Self {
             ptr,
             elems_only: false,
+            delete: false,
             _strings: vec![table, name],
         })
     }
@@ -413,9 +647,9 @@ unsafe impl NlMsg for RawSet {
             unsafe { ElemsMsg(self).write(buf, seq, msg_type) };
             return;
         }
-        let ty = match msg_type {
-            MsgType::Add => libc::NFT_MSG_NEWSET,
-            MsgType::Del => libc::NFT_MSG_DELSET,
+        let (ty, flags) = match msg_type {
+            MsgType::Add => (libc::NFT_MSG_NEWSET, libc::NLM_F_CREATE | libc::NLM_F_ACK),
+            MsgType::Del => (libc::NFT_MSG_DELSET, libc::NLM_F_ACK),
         };
         // SAFETY: buf has room for a maximal message (NlMsg contract).
         unsafe {
@@ -423,7 +657,7 @@ unsafe impl NlMsg for RawSet {
                 buf.cast::<c_char>(),
                 ty as u16,
                 libc::NFPROTO_IPV4 as u16,
-                (libc::NLM_F_CREATE | libc::NLM_F_ACK) as u16,
+                flags as u16,
                 seq,
             );
             sys::nftnl_set_nlmsg_build_payload(nlh, self.ptr.as_ptr());
@@ -439,11 +673,19 @@ unsafe impl NlMsg for ElemsMsg<'_> {
     unsafe fn write(&self, buf: *mut c_void, seq: u32, _msg_type: MsgType) {
         // SAFETY: buf has room for a maximal message (NlMsg contract).
         unsafe {
+            let (ty, flags) = if self.0.delete {
+                (libc::NFT_MSG_DELSETELEM, libc::NLM_F_ACK)
+            } else {
+                (
+                    libc::NFT_MSG_NEWSETELEM,
+                    libc::NLM_F_CREATE | libc::NLM_F_EXCL | libc::NLM_F_ACK,
+                )
+            };
             let nlh = sys::nftnl_nlmsg_build_hdr(
                 buf.cast::<c_char>(),
-                libc::NFT_MSG_NEWSETELEM as u16,
+                ty as u16,
                 libc::NFPROTO_IPV4 as u16,
-                (libc::NLM_F_CREATE | libc::NLM_F_EXCL | libc::NLM_F_ACK) as u16,
+                flags as u16,
                 seq,
             );
             sys::nftnl_set_elems_nlmsg_build_payload(nlh, self.0.ptr.as_ptr());

@@ -3,6 +3,7 @@
 //! Every target renders the same [`PolicyIr`], and all output is deterministic:
 //! the same lab gives the same bytes.
 
+pub mod delta;
 mod iptables;
 pub mod layout;
 mod nft;
@@ -441,6 +442,27 @@ pub(crate) mod names {
 
     pub(crate) fn chain(s: &SegmentName) -> String {
         format!("from_{s}")
+    }
+}
+
+/// The rules of one chain of the nft target, in nft syntax and in order
+/// (empty for a chain it does not have).
+#[must_use]
+pub fn chain_rules(ir: &PolicyIr, chain: &str) -> Vec<String> {
+    match chain {
+        names::FORWARD => nft::forward_rules(ir),
+        names::POSTROUTING => nft::postrouting_rules(ir),
+        _ => {
+            let mut v = Vec::new();
+            if let Some(sp) = ir
+                .sources
+                .iter()
+                .find(|s| chain.strip_prefix("from_") == Some(s.segment.as_str()))
+            {
+                nft::source_rules(sp, |r| v.push(r.to_owned()));
+            }
+            v
+        }
     }
 }
 

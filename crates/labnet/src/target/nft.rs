@@ -132,47 +132,62 @@ fn render_into(
     let _ = writeln!(o, "\t}}");
     let _ = writeln!(o);
 
-    let lab = names::LAB_SET;
     let _ = writeln!(o, "\tchain {} {{", names::FORWARD);
     let _ = writeln!(
         o,
         "\t\ttype filter hook forward priority filter; policy accept;"
     );
-    let _ = writeln!(
-        o,
-        "\t\tip saddr != @{lab} ip daddr != @{lab} accept comment \"not lab traffic\""
-    );
-    let _ = writeln!(
-        o,
-        "\t\tct state established,related accept comment \"replies\""
-    );
-    let _ = writeln!(o, "\t\tct state invalid drop comment \"invalid\"");
-    if let Some(up) = ir.egress_uplink() {
-        let _ = writeln!(
-            o,
-            "\t\tip saddr @{} ip daddr != @{lab} oifname \"{up}\" accept comment \"internet egress\"",
-            names::EGRESS_SET
-        );
+    for r in forward_rules(ir) {
+        let _ = writeln!(o, "\t\t{r}");
     }
-    let _ = writeln!(o, "\t\tip saddr vmap @{}", names::SOURCE_MAP);
-    let _ = writeln!(o, "\t\tdrop comment \"default deny\"");
     let _ = writeln!(o, "\t}}");
 
-    if let Some(up) = ir.egress_uplink() {
+    if ir.egress_uplink().is_some() {
         let _ = writeln!(o);
         let _ = writeln!(o, "\tchain {} {{", names::POSTROUTING);
         let _ = writeln!(
             o,
             "\t\ttype nat hook postrouting priority srcnat; policy accept;"
         );
-        let _ = writeln!(
-            o,
-            "\t\tip saddr @{} ip daddr != @{lab} oifname \"{up}\" masquerade comment \"internet egress\"",
-            names::EGRESS_SET
-        );
+        for r in postrouting_rules(ir) {
+            let _ = writeln!(o, "\t\t{r}");
+        }
         let _ = writeln!(o, "\t}}");
     }
     let _ = writeln!(o, "}}");
+}
+
+/// The rules of the base chain `forward`, in order.
+pub(super) fn forward_rules(ir: &PolicyIr) -> Vec<String> {
+    let lab = names::LAB_SET;
+    let mut v = vec![
+        format!("ip saddr != @{lab} ip daddr != @{lab} accept comment \"not lab traffic\""),
+        "ct state established,related accept comment \"replies\"".to_owned(),
+        "ct state invalid drop comment \"invalid\"".to_owned(),
+    ];
+    if let Some(up) = ir.egress_uplink() {
+        v.push(format!(
+            "ip saddr @{} ip daddr != @{lab} oifname \"{up}\" accept comment \"internet egress\"",
+            names::EGRESS_SET
+        ));
+    }
+    v.push(format!("ip saddr vmap @{}", names::SOURCE_MAP));
+    v.push("drop comment \"default deny\"".to_owned());
+    v
+}
+
+/// The rules of the base chain `postrouting` (none without internet egress).
+pub(super) fn postrouting_rules(ir: &PolicyIr) -> Vec<String> {
+    ir.egress_uplink()
+        .map(|up| {
+            format!(
+                "ip saddr @{} ip daddr != @{} oifname \"{up}\" masquerade comment \"internet egress\"",
+                names::EGRESS_SET,
+                names::LAB_SET
+            )
+        })
+        .into_iter()
+        .collect()
 }
 
 fn addr_set(o: &mut String, name: &str, nets: &[Ipv4Cidr]) {
@@ -254,37 +269,44 @@ pub(super) fn key_type(kind: Kind) -> &'static str {
 }
 
 fn source_chain(o: &mut String, sp: &SourcePolicy) {
-    let s = &sp.segment;
-    let _ = writeln!(o, "\tchain {} {{", names::chain(s));
-    let _ = writeln!(
-        o,
-        "\t\tip daddr {} accept comment \"same segment\"",
-        sp.cidr
-    );
-    for set in layout::source_sets(sp) {
+    let _ = writeln!(o, "\tchain {} {{", names::chain(&sp.segment));
+    source_rules(sp, |r| {
         o.push_str("\t\t");
+        o.push_str(r);
+        o.push('\n');
+    });
+    let _ = writeln!(o, "\t}}");
+    let _ = writeln!(o);
+}
+
+/// Each rule of a source's chain, in order, as nft writes it.
+pub(super) fn source_rules(sp: &SourcePolicy, mut each: impl FnMut(&str)) {
+    let mut r = String::with_capacity(128);
+    let _ = write!(r, "ip daddr {} accept comment \"same segment\"", sp.cidr);
+    each(&r);
+    for set in layout::source_sets(sp) {
+        r.clear();
         if set.kind == Kind::Svc {
             // `th dport` reads bytes 2-3 of any transport header; the l4proto test
             // keeps it from reading an ICMP checksum as if it were a port.
-            o.push_str("meta l4proto { tcp, udp } ");
+            r.push_str("meta l4proto { tcp, udp } ");
         }
-        o.push_str("ip daddr ");
+        r.push_str("ip daddr ");
         if let Some(m) = set.mask() {
-            o.push_str("& ");
-            crate::cidr::push_addr(o, std::net::Ipv4Addr::from(m));
-            o.push(' ');
+            r.push_str("& ");
+            crate::cidr::push_addr(&mut r, std::net::Ipv4Addr::from(m));
+            r.push(' ');
         }
         match set.kind {
             Kind::Any => {}
-            Kind::Proto => o.push_str(". meta l4proto "),
-            Kind::Svc => o.push_str(". meta l4proto . th dport "),
+            Kind::Proto => r.push_str(". meta l4proto "),
+            Kind::Svc => r.push_str(". meta l4proto . th dport "),
         }
-        o.push('@');
-        o.push_str(&set.name);
-        o.push_str(" accept\n");
+        r.push('@');
+        r.push_str(&set.name);
+        r.push_str(" accept");
+        each(&r);
     }
-    let _ = writeln!(o, "\t}}");
-    let _ = writeln!(o);
 }
 
 pub(super) fn l4_name(l4: crate::proto::L4) -> std::borrow::Cow<'static, str> {
