@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use crate::model::{Lab, Selector};
+use crate::model::{AllowRule, Lab, Selector};
 use crate::proto::L4;
 
 /// Connection-tracking state of a packet, as netfilter classifies it.
@@ -73,9 +73,14 @@ pub enum Reason {
         /// The segment.
         segment: u32,
     },
-    /// An allow rule lets it through.
+    /// An allow rule lets it through (and no deny rule stops it).
     Rule {
         /// Index into [`Lab::rules`].
+        rule: usize,
+    },
+    /// A deny rule stops it (deny wins over any allow rule).
+    Denied {
+        /// Index into [`Lab::deny_rules`].
         rule: usize,
     },
     /// Internet egress of a segment with `internet = true`, masqueraded.
@@ -154,21 +159,26 @@ impl Lab {
         }
         match (src, dst) {
             (Some(a), Some(b)) if a == b => Decision::allow(Reason::SameSegment { segment: a }),
-            (Some(a), Some(b)) => self
-                .rules()
-                .iter()
-                .position(|r| {
+            (Some(a), Some(b)) => {
+                // Read as the lab file says: the first deny rule that matches
+                // decides; else the first allow rule; else nothing allows it.
+                let matches = |r: &AllowRule| {
                     selects(&r.from, self, a, None)
                         && selects(&r.to, self, b, Some(a))
+                        && !r.except.selects(&self.segments()[b as usize])
                         && r.proto.matches(p.l4)
                         && (r.ports.is_empty()
                             || p.dport
                                 .is_some_and(|d| r.ports.iter().any(|pr| pr.contains(d))))
-                })
-                .map_or(
+                };
+                if let Some(rule) = self.deny_rules().iter().position(matches) {
+                    return Decision::deny(Reason::Denied { rule });
+                }
+                self.rules().iter().position(matches).map_or(
                     Decision::deny(Reason::DefaultDeny { from: a, to: b }),
                     |rule| Decision::allow(Reason::Rule { rule }),
-                ),
+                )
+            }
             (Some(a), None) => {
                 let seg = &self.segments()[a as usize];
                 if !seg.internet {
@@ -193,7 +203,7 @@ impl Lab {
 fn selects(sel: &Selector, lab: &Lab, i: u32, from: Option<u32>) -> bool {
     match sel {
         Selector::All => from != Some(i),
-        Selector::Names(ns) => ns.iter().any(|n| lab.segment_index(n.as_str()) == Some(i)),
+        other => other.selects(&lab.segments()[i as usize]),
     }
 }
 

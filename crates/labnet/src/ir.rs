@@ -19,7 +19,7 @@ use crate::model::Lab;
 use crate::names::{InterfaceName, LabName, SegmentName};
 use crate::port::PortRange;
 use crate::proto::L4;
-use crate::reach::{PortAccess, RulesBySource, Scratch, for_each_access};
+use crate::reach::{PairAccess, PortAccess, RulesBySource, Scratch, for_each_access};
 
 /// What a destination may receive from one source.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -34,6 +34,41 @@ pub struct SourcePolicy {
     pub protos: Vec<(Ipv4Cidr, L4)>,
     /// Destinations that may receive some tcp/udp ports, sorted; ranges disjoint per (cidr, protocol).
     pub services: Vec<(Ipv4Cidr, L4, PortRange)>,
+    /// What deny rules stop, checked before the allows (deny wins); only
+    /// toward destinations that some allow rule opens. Same shapes as above.
+    pub deny_any: Vec<Ipv4Cidr>,
+    /// Denied whole protocols.
+    pub deny_protos: Vec<(Ipv4Cidr, L4)>,
+    /// Denied tcp/udp ports.
+    pub deny_services: Vec<(Ipv4Cidr, L4, PortRange)>,
+}
+
+/// Push one pair's access as `any`, whole-protocol and port entries.
+fn push_access(
+    acc: &PairAccess,
+    dst: Ipv4Cidr,
+    any: &mut Vec<Ipv4Cidr>,
+    protos: &mut Vec<(Ipv4Cidr, L4)>,
+    services: &mut Vec<(Ipv4Cidr, L4, PortRange)>,
+) {
+    if acc.any {
+        any.push(dst);
+        return;
+    }
+    // Protocol-number order (icmp 1, tcp 6, udp 17) keeps elements sorted.
+    if acc.icmp {
+        protos.push((dst, L4::ICMP));
+    }
+    for (access, l4) in [(&acc.tcp, L4::TCP), (&acc.udp, L4::UDP)] {
+        if *access == PortAccess::All {
+            protos.push((dst, l4));
+        }
+    }
+    for (access, l4) in [(&acc.tcp, L4::TCP), (&acc.udp, L4::UDP)] {
+        if let PortAccess::Ports(set) = access {
+            services.extend(set.ranges().iter().map(|r| (dst, l4, *r)));
+        }
+    }
 }
 
 /// The compiled policy of a lab.
@@ -65,7 +100,16 @@ impl PolicyIr {
         egress_nets.sort_unstable();
 
         let rules = RulesBySource::new(lab);
+        let denies = RulesBySource::denies(lab);
+        let has_denies = !lab.deny_rules().is_empty();
         let mut scratch = Scratch::default();
+        let mut deny_scratch = Scratch::default();
+        // Deny access of the current source, by destination index.
+        let mut denied: Vec<Option<PairAccess>> = if has_denies {
+            vec![None; segs.len()]
+        } else {
+            Vec::new()
+        };
         let mut sources = Vec::with_capacity(segs.len());
         let mut allowed_pairs = 0;
         for (a, seg) in segs.iter().enumerate() {
@@ -76,30 +120,44 @@ impl PolicyIr {
                 any: Vec::new(),
                 protos: Vec::new(),
                 services: Vec::new(),
+                deny_any: Vec::new(),
+                deny_protos: Vec::new(),
+                deny_services: Vec::new(),
             };
+            let mut touched = Vec::new();
+            if has_denies {
+                for_each_access(lab, &denies, &mut deny_scratch, a, |b, acc| {
+                    denied[b as usize] = Some(std::mem::take(acc));
+                    touched.push(b);
+                });
+            }
             for_each_access(lab, &rules, &mut scratch, a, |b, acc| {
                 let dst = segs[b as usize].cidr;
+                if let Some(d) = denied.get(b as usize).and_then(Option::as_ref) {
+                    if d.any {
+                        return;
+                    }
+                    // Counted as allowed only if something is left.
+                    let mut net = acc.clone();
+                    net.subtract(d, false);
+                    if net.is_none() && !acc.any {
+                        // Everything allowed is denied: no allow entries at all.
+                        return;
+                    }
+                    push_access(
+                        d,
+                        dst,
+                        &mut sp.deny_any,
+                        &mut sp.deny_protos,
+                        &mut sp.deny_services,
+                    );
+                }
                 allowed_pairs += 1;
-                if acc.any {
-                    sp.any.push(dst);
-                    return;
-                }
-                // Protocol-number order (icmp 1, tcp 6, udp 17) keeps elements sorted.
-                if acc.icmp {
-                    sp.protos.push((dst, L4::ICMP));
-                }
-                for (access, l4) in [(&acc.tcp, L4::TCP), (&acc.udp, L4::UDP)] {
-                    if *access == PortAccess::All {
-                        sp.protos.push((dst, l4));
-                    }
-                }
-                for (access, l4) in [(&acc.tcp, L4::TCP), (&acc.udp, L4::UDP)] {
-                    if let PortAccess::Ports(set) = access {
-                        sp.services
-                            .extend(set.ranges().iter().map(|r| (dst, l4, *r)));
-                    }
-                }
+                push_access(acc, dst, &mut sp.any, &mut sp.protos, &mut sp.services);
             });
+            for b in touched {
+                denied[b as usize] = None;
+            }
             sources.push(sp);
         }
         Self {
@@ -153,7 +211,27 @@ impl PolicyIr {
         let Some(sp) = self.sources.iter().find(|s| s.cidr.contains(p.src)) else {
             return false;
         };
-        if sp.cidr.contains(p.dst) || sp.any.iter().any(|c| c.contains(p.dst)) {
+        if sp.cidr.contains(p.dst) {
+            return true;
+        }
+        // Deny entries first, as the rendered chains check them.
+        let port_hit = |list: &[(Ipv4Cidr, L4, PortRange)]| {
+            p.l4.has_ports()
+                && p.dport.is_some_and(|port| {
+                    list.iter()
+                        .any(|(c, l4, r)| c.contains(p.dst) && *l4 == p.l4 && r.contains(port))
+                })
+        };
+        if sp.deny_any.iter().any(|c| c.contains(p.dst))
+            || sp
+                .deny_protos
+                .iter()
+                .any(|(c, l4)| c.contains(p.dst) && *l4 == p.l4)
+            || port_hit(&sp.deny_services)
+        {
+            return false;
+        }
+        if sp.any.iter().any(|c| c.contains(p.dst)) {
             return true;
         }
         if sp
@@ -163,12 +241,7 @@ impl PolicyIr {
         {
             return true;
         }
-        p.l4.has_ports()
-            && p.dport.is_some_and(|port| {
-                sp.services
-                    .iter()
-                    .any(|(c, l4, r)| c.contains(p.dst) && *l4 == p.l4 && r.contains(port))
-            })
+        port_hit(&sp.services)
     }
 }
 

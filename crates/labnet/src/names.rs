@@ -112,6 +112,13 @@ string_newtype!(
     check_segment
 );
 string_newtype!(
+    /// A tag on segments (`tags = ["app"]`), selected in rules as `"tag:app"`, or
+    /// the name of a service set (`[policy.services]`): a lowercase letter, then
+    /// lowercase letters, digits and `-`, at most [`SEGMENT_NAME_MAX`] characters.
+    TagName,
+    check_tag
+);
+string_newtype!(
     /// A network interface name as the kernel accepts it (1 to 15 bytes, no `/`,
     /// whitespace or `:`, not `.` or `..`).
     InterfaceName,
@@ -150,6 +157,29 @@ fn check_segment(s: &str) -> Result<(), NameError> {
     }
     if RESERVED_SEGMENT_NAMES.contains(&s) {
         return Err(NameError::Reserved);
+    }
+    Ok(())
+}
+
+fn check_tag(s: &str) -> Result<(), NameError> {
+    let first = s.chars().next().ok_or(NameError::Empty)?;
+    if s.len() > SEGMENT_NAME_MAX {
+        return Err(NameError::TooLong {
+            len: s.chars().count(),
+            max: SEGMENT_NAME_MAX,
+        });
+    }
+    if !first.is_ascii_lowercase() {
+        return Err(NameError::BadStart);
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(NameError::BadChar(
+            c,
+            "use lowercase letters, digits and '-'",
+        ));
     }
     Ok(())
 }

@@ -195,6 +195,51 @@ impl PortSet {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Every port (1 to 65535).
+    #[must_use]
+    pub fn all() -> Self {
+        Self(vec![PortRange {
+            start: 1,
+            end: u16::MAX,
+        }])
+    }
+
+    /// The ports of `self` that are not in `other`.
+    #[must_use]
+    pub fn minus(&self, other: &Self) -> Self {
+        let mut out = Vec::new();
+        for &r in &self.0 {
+            let mut start = u32::from(r.start);
+            let end = u32::from(r.end);
+            for o in &other.0 {
+                let (os, oe) = (u32::from(o.start), u32::from(o.end));
+                if oe < start || os > end {
+                    continue;
+                }
+                if os > start {
+                    out.push((start, os - 1));
+                }
+                start = oe + 1;
+                if start > end {
+                    break;
+                }
+            }
+            if start <= end {
+                out.push((start, end));
+            }
+        }
+        Self(
+            out.into_iter()
+                .filter_map(|(a, b)| {
+                    Some(PortRange {
+                        start: u16::try_from(a).ok()?,
+                        end: u16::try_from(b).ok()?,
+                    })
+                })
+                .collect(),
+        )
+    }
 }
 
 impl FromIterator<PortRange> for PortSet {

@@ -55,10 +55,13 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct RuleRef {
-    /// Index into `[[policy.allow]]`, from 0.
+    /// Index into `[[policy.allow]]` (or `[[policy.deny]]`), from 0.
     pub index: usize,
     /// Line in the lab file.
     pub line: Option<u32>,
+    /// A `[[policy.deny]]` rule.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deny: bool,
 }
 
 /// The answer to a [`Query`].
@@ -121,6 +124,9 @@ struct Lines<'a>(Option<&'a LabFile>);
 impl Lines<'_> {
     fn rule(self, i: usize) -> Option<u32> {
         self.0.and_then(|f| f.rule_location(i)).map(|l| l.line)
+    }
+    fn deny(self, i: usize) -> Option<u32> {
+        self.0.and_then(|f| f.deny_location(i)).map(|l| l.line)
     }
     fn internet(self, i: usize) -> Option<u32> {
         self.0.and_then(|f| f.internet_location(i)).map(|l| l.line)
@@ -251,13 +257,28 @@ impl Query {
             &lab.segments()[a as usize].name,
             &lab.segments()[b as usize].name,
         );
-        let rules = refs(lines, &access.rules);
+        let rules = refs(lab, lines, &access.rules, false);
         let cite = cite_rules(&rules);
+        let denied = refs(lab, lines, &access.denied_by, true);
+        let but = if denied.is_empty() {
+            String::new()
+        } else {
+            format!(", less what {} denies", cite_rules(&denied))
+        };
         let reason = match verdict {
             Verdict::Allowed => {
                 format!("\"{sa}\" may open connections to \"{sb}\", allowed by {cite}")
             }
-            Verdict::Partial => format!("\"{sa}\" may reach \"{sb}\" {what}, allowed by {cite}"),
+            Verdict::Partial => {
+                format!("\"{sa}\" may reach \"{sb}\" {what}, allowed by {cite}{but}")
+            }
+            Verdict::Denied | Verdict::NotFiltered if !denied.is_empty() => format!(
+                "\"{sa}\" may not open {}connections to \"{sb}\": denied by {}",
+                self.proto
+                    .filter(|p| *p != Proto::Any)
+                    .map_or_else(String::new, |p| format!("{p} ")),
+                cite_rules(&denied)
+            ),
             Verdict::Denied | Verdict::NotFiltered => format!(
                 "no [[policy.allow]] rule lets \"{sa}\" open {}connections to \"{sb}\": denied by default",
                 self.proto
@@ -265,16 +286,17 @@ impl Query {
                     .map_or_else(String::new, |p| format!("{p} "))
             ),
         };
+        let rules = if verdict == Verdict::Denied {
+            denied
+        } else {
+            rules.into_iter().chain(denied).collect()
+        };
         Answer {
             from: String::new(),
             to: String::new(),
             verdict,
             reason,
-            rules: if verdict == Verdict::Denied {
-                Vec::new()
-            } else {
-                rules
-            },
+            rules,
             masquerade: false,
             access: Some(access),
             note: None,
@@ -325,7 +347,8 @@ impl Query {
             Verdict::Denied
         };
         let rules = match d.reason {
-            Reason::Rule { rule } => refs(lines, &[rule]),
+            Reason::Rule { rule } => refs(lab, lines, &[rule], false),
+            Reason::Denied { rule } => refs(lab, lines, &[rule], true),
             _ => Vec::new(),
         };
         Answer {
@@ -356,22 +379,32 @@ impl Answer {
     }
 }
 
-fn refs(lines: Lines<'_>, rules: &[usize]) -> Vec<RuleRef> {
-    rules
-        .iter()
-        .map(|&index| RuleRef {
-            index,
-            line: lines.rule(index),
-        })
-        .collect()
+/// References to rules (by the lab's rule index), cited by their table in
+/// the file; a table split by its service sets is cited once.
+fn refs(lab: &Lab, lines: Lines<'_>, rules: &[usize], deny: bool) -> Vec<RuleRef> {
+    let mut out: Vec<RuleRef> = Vec::with_capacity(rules.len());
+    for &i in rules {
+        let (index, line) = if deny {
+            (lab.deny_origin(i), lines.deny(i))
+        } else {
+            (lab.rule_origin(i), lines.rule(i))
+        };
+        if !out.iter().any(|r| r.index == index && r.deny == deny) {
+            out.push(RuleRef { index, line, deny });
+        }
+    }
+    out
 }
 
 fn cite_rules(rules: &[RuleRef]) -> String {
     let parts: Vec<String> = rules
         .iter()
-        .map(|r| match r.line {
-            Some(l) => format!("policy.allow[{}] (line {l})", r.index),
-            None => format!("policy.allow[{}]", r.index),
+        .map(|r| {
+            let kind = if r.deny { "deny" } else { "allow" };
+            match r.line {
+                Some(l) => format!("policy.{kind}[{}] (line {l})", r.index),
+                None => format!("policy.{kind}[{}]", r.index),
+            }
         })
         .collect();
     parts.join(", ")
@@ -395,8 +428,15 @@ fn explain(lab: &Lab, lines: Lines<'_>, d: &Decision, p: &Packet) -> String {
             seg(segment)
         ),
         Reason::Rule { rule } => {
-            format!("{what} is allowed by {}", cite_rules(&refs(lines, &[rule])))
+            format!(
+                "{what} is allowed by {}",
+                cite_rules(&refs(lab, lines, &[rule], false))
+            )
         }
+        Reason::Denied { rule } => format!(
+            "{what} is denied by {} (a deny rule wins over every allow rule)",
+            cite_rules(&refs(lab, lines, &[rule], true))
+        ),
         Reason::Internet { segment } => {
             let at = lines.internet(segment as usize).map_or_else(
                 || "internet defaults to true".to_owned(),

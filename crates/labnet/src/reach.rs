@@ -33,6 +33,21 @@ impl PortAccess {
         }
     }
 
+    /// `self` without what `deny` covers.
+    fn minus(&self, deny: &Self) -> Self {
+        let left = match (self, deny) {
+            (Self::None, _) | (_, Self::All) => return Self::None,
+            (_, Self::None) => return self.clone(),
+            (Self::All, Self::Ports(d)) => PortSet::all().minus(d),
+            (Self::Ports(s), Self::Ports(d)) => s.minus(d),
+        };
+        if left.is_empty() {
+            Self::None
+        } else {
+            Self::Ports(left)
+        }
+    }
+
     /// Whether `port` is allowed.
     #[must_use]
     pub fn allows(&self, port: u16) -> bool {
@@ -57,6 +72,9 @@ pub struct PairAccess {
     pub icmp: bool,
     /// Indices of the rules that grant something, in lab-file order.
     pub rules: Vec<usize>,
+    /// Indices of the deny rules that take something away, in lab-file order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub denied_by: Vec<usize>,
 }
 
 impl PairAccess {
@@ -96,6 +114,35 @@ impl PairAccess {
         }
     }
 
+    /// What is left of `self` once `deny` (access of deny rules) is taken
+    /// away. `any` minus something is tcp, udp and icmp minus it: the matrix
+    /// and queries speak of those three (the kernel's ruleset, which checks
+    /// deny rules first, keeps other protocols allowed exactly).
+    pub(crate) fn subtract(&mut self, deny: &Self, cite: bool) {
+        if deny.is_none() {
+            return;
+        }
+        if cite {
+            self.denied_by.extend(deny.rules.iter().copied());
+        }
+        if deny.any {
+            let (rules, denied_by) = (
+                std::mem::take(&mut self.rules),
+                std::mem::take(&mut self.denied_by),
+            );
+            *self = Self {
+                rules,
+                denied_by,
+                ..Self::default()
+            };
+            return;
+        }
+        self.any = false;
+        self.tcp = self.tcp.minus(&deny.tcp);
+        self.udp = self.udp.minus(&deny.udp);
+        self.icmp &= !deny.icmp;
+    }
+
     fn grant(&mut self, rule: Option<usize>, proto: Proto, ports: &[crate::port::PortRange]) {
         if let Some(rule) = rule
             && self.rules.last() != Some(&rule)
@@ -118,18 +165,34 @@ impl PairAccess {
     }
 }
 
-/// Rules by the source segment they apply to.
+/// Rules (allow or deny) by the source segment they apply to.
 #[derive(Debug)]
 pub(crate) struct RulesBySource {
     by_source: Vec<Vec<usize>>,
     from_all: Vec<usize>,
+    deny: bool,
 }
 
 impl RulesBySource {
+    /// The allow rules.
     pub(crate) fn new(lab: &Lab) -> Self {
+        Self::of(lab, false)
+    }
+
+    /// The deny rules.
+    pub(crate) fn denies(lab: &Lab) -> Self {
+        Self::of(lab, true)
+    }
+
+    fn of(lab: &Lab, deny: bool) -> Self {
         let mut by_source = vec![Vec::new(); lab.segments().len()];
         let mut from_all = Vec::new();
-        for (i, r) in lab.resolved().iter().enumerate() {
+        let resolved = if deny {
+            lab.denies_resolved()
+        } else {
+            lab.resolved()
+        };
+        for (i, r) in resolved.iter().enumerate() {
             match &r.from {
                 None => from_all.push(i),
                 Some(fs) => fs.iter().for_each(|&f| by_source[f as usize].push(i)),
@@ -138,6 +201,7 @@ impl RulesBySource {
         Self {
             by_source,
             from_all,
+            deny,
         }
     }
 
@@ -171,7 +235,8 @@ impl Scratch {
     }
 }
 
-/// What segment `a` may reach: `(destination index, access)`, destinations sorted by network.
+/// What segment `a` may reach once deny rules are taken away:
+/// `(destination index, access)`, destinations sorted by network.
 pub(crate) fn source_access(
     lab: &Lab,
     rules: &RulesBySource,
@@ -182,6 +247,23 @@ pub(crate) fn source_access(
     for_each_access(lab, rules, scratch, a, |b, acc| {
         out.push((b, std::mem::take(acc)));
     });
+    if !lab.deny_rules().is_empty() {
+        let denies = RulesBySource::denies(lab);
+        let mut deny = Scratch {
+            track_rules: scratch.track_rules,
+            ..Scratch::default()
+        };
+        let mut by_dst = std::collections::HashMap::new();
+        for_each_access(lab, &denies, &mut deny, a, |b, acc| {
+            by_dst.insert(b, std::mem::take(acc));
+        });
+        for (b, acc) in &mut out {
+            if let Some(d) = by_dst.get(b) {
+                acc.subtract(d, scratch.track_rules);
+            }
+        }
+        out.retain(|(_, acc)| !acc.is_none());
+    }
     out
 }
 
@@ -209,8 +291,13 @@ pub(crate) fn for_each_access(
     let mut list = std::mem::take(&mut scratch.rules);
     rules.rules_of(a as usize, &mut list);
     let mut touched = 0usize;
+    let (all_rules, all_resolved) = if rules.deny {
+        (lab.deny_rules(), lab.denies_resolved())
+    } else {
+        (lab.rules(), lab.resolved())
+    };
     for &ri in &list {
-        let rule = &lab.rules()[ri];
+        let rule = &all_rules[ri];
         let cite = scratch.track_rules.then_some(ri);
         let Scratch { acc, seen, .. } = &mut *scratch;
         let mut grant = |b: u32| {
@@ -223,8 +310,14 @@ pub(crate) fn for_each_access(
             }
             acc[b as usize].grant(cite, rule.proto, &rule.ports);
         };
-        match &lab.resolved()[ri].to {
-            None => (0..u32::try_from(n).unwrap_or(u32::MAX)).for_each(&mut grant),
+        let res = &all_resolved[ri];
+        match &res.to {
+            None if res.except.is_empty() => {
+                (0..u32::try_from(n).unwrap_or(u32::MAX)).for_each(&mut grant);
+            }
+            None => (0..u32::try_from(n).unwrap_or(u32::MAX))
+                .filter(|b| res.except.binary_search(b).is_err())
+                .for_each(&mut grant),
             Some(ts) => ts.iter().copied().for_each(&mut grant),
         }
     }

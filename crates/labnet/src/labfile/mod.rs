@@ -82,6 +82,17 @@ impl LabFile {
         self.spans.rules.get(i).copied().flatten()
     }
 
+    /// Where deny rule `i` (`[[policy.deny]]`) starts.
+    #[must_use]
+    pub fn deny_location(&self, i: usize) -> Option<Location> {
+        self.spans
+            .denies
+            .get(i)
+            .copied()
+            .flatten()
+            .map(|s| self.source.location(s.start()))
+    }
+
     /// Where segment `i` starts.
     #[must_use]
     pub fn segment_location(&self, i: usize) -> Option<Location> {

@@ -33,20 +33,29 @@ pub fn to_toml(lab: &Lab) -> String {
         }
         let _ = writeln!(o, "ssh_ports = \"{}\"", s.ssh_ports);
         let _ = writeln!(o, "internet = {}", s.internet);
+        if !s.tags.is_empty() {
+            let t: Vec<String> = s.tags.iter().map(|t| format!("\"{t}\"")).collect();
+            let _ = writeln!(o, "tags = [{}]", t.join(", "));
+        }
     }
-    if !lab.rules().is_empty() {
+    if !lab.rules().is_empty() || !lab.deny_rules().is_empty() {
         let _ = writeln!(o, "\n[policy]");
     }
-    for r in lab.rules() {
-        let _ = writeln!(o, "[[policy.allow]]");
-        let _ = writeln!(o, "from = {}", selector(&r.from));
-        let _ = writeln!(o, "to = {}", selector(&r.to));
-        if r.proto != Proto::Any {
-            let _ = writeln!(o, "proto = \"{}\"", r.proto);
-        }
-        if !r.ports.is_empty() {
-            let ports: Vec<String> = r.ports.iter().map(|p| format!("\"{p}\"")).collect();
-            let _ = writeln!(o, "ports = [{}]", ports.join(", "));
+    for (kind, rules) in [("allow", lab.rules()), ("deny", lab.deny_rules())] {
+        for r in rules {
+            let _ = writeln!(o, "[[policy.{kind}]]");
+            let _ = writeln!(o, "from = {}", selector(&r.from));
+            let _ = writeln!(o, "to = {}", selector(&r.to));
+            if !r.except.is_empty_list() {
+                let _ = writeln!(o, "except = {}", selector(&r.except));
+            }
+            if r.proto != Proto::Any {
+                let _ = writeln!(o, "proto = \"{}\"", r.proto);
+            }
+            if !r.ports.is_empty() {
+                let ports: Vec<String> = r.ports.iter().map(|p| format!("\"{p}\"")).collect();
+                let _ = writeln!(o, "ports = [{}]", ports.join(", "));
+            }
         }
     }
     o
@@ -58,6 +67,14 @@ fn selector(s: &Selector) -> String {
         Selector::Names(ns) if ns.len() == 1 => format!("\"{}\"", ns[0]),
         Selector::Names(ns) => {
             let v: Vec<String> = ns.iter().map(|n| format!("\"{n}\"")).collect();
+            format!("[{}]", v.join(", "))
+        }
+        Selector::Tagged { names, tags } => {
+            let v: Vec<String> = names
+                .iter()
+                .map(|n| format!("\"{n}\""))
+                .chain(tags.iter().map(|t| format!("\"tag:{t}\"")))
+                .collect();
             format!("[{}]", v.join(", "))
         }
     }

@@ -7,8 +7,8 @@
 use labfile::{Diagnostic, Document, Field, Item, Sink, TableReader, quoted};
 
 use crate::cidr::{CidrError, Ipv4Cidr};
-use crate::model::draft::{Draft, DraftDhcp, DraftRule, DraftSegment, DraftSel};
-use crate::names::{DomainName, InterfaceName, LabName, NameError, SegmentName};
+use crate::model::draft::{Draft, DraftDhcp, DraftRule, DraftSegment, DraftSel, DraftService};
+use crate::names::{DomainName, InterfaceName, LabName, NameError, SegmentName, TagName};
 use crate::port::{PortError, PortRange};
 use crate::proto::Proto;
 
@@ -154,9 +154,44 @@ fn read_segments(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
             )
             .and_then(|v| port_range_value(&v, sink));
         s.internet = t.optional_bool("internet", sink);
+        if let Some(tv) = t.optional("tags") {
+            s.tags = tags(tv, sink);
+        }
         t.finish(sink);
         draft.segments.push(s);
     }
+}
+
+/// `tags = ["app", "prod"]`.
+fn tags(v: Item<'_>, sink: &mut Sink) -> Vec<Field<TagName>> {
+    let path = v.path();
+    if !v.is_array() {
+        sink.push(
+            v.error(format!("expected a list of tags, found {}", v.type_name()))
+                .hint("e.g. tags = [\"app\", \"prod\"]"),
+        );
+        return Vec::new();
+    }
+    let Some(arr) = v.array(sink) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for el in arr.elements() {
+        let Some(f) = el.item().string(sink) else {
+            continue;
+        };
+        if let Some(t) = named(
+            f,
+            || format!("{path}[{}]", el.index()),
+            TagName::new,
+            "a tag",
+            "tags are lowercase letters, digits and '-', starting with a letter, e.g. \"app\"",
+            sink,
+        ) {
+            out.push(t);
+        }
+    }
+    out
 }
 
 fn segment_name_hint(raw: &str) -> String {
@@ -250,10 +285,111 @@ fn read_policy<'d>(v: Item<'d>, draft: &mut Draft<'d>, sink: &mut Sink) {
     let Some(mut t) = v.table(sink) else {
         return;
     };
+    if let Some(sv) = t.optional("services") {
+        read_services(sv, draft, sink);
+    }
     if let Some(av) = t.optional("allow") {
         for r in av.tables(sink) {
             draft.rules.push(read_rule(r, sink));
         }
+    }
+    if let Some(dv) = t.optional("deny") {
+        for r in dv.tables(sink) {
+            draft.denies.push(read_rule(r, sink));
+        }
+    }
+    t.finish(sink);
+}
+
+/// `[policy.services]`: `web = { tcp = ["80", "443"] }`, `ping = { icmp = true }`.
+fn read_services(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
+    let Some(mut t) = v.table(sink) else {
+        return;
+    };
+    let hint = "a service set is a table of protocols, e.g. web = { tcp = [\"80\", \"443\"] } or dns = { udp = [\"53\"], tcp = [\"53\"] } or ping = { icmp = true }";
+    let entries: Vec<_> = t.entries().collect();
+    for (key, item) in entries {
+        let path = item.path();
+        let Some(name) = named(
+            key,
+            || path.clone(),
+            TagName::new,
+            "a service set name",
+            "service set names are lowercase letters, digits and '-', e.g. \"web\"",
+            sink,
+        ) else {
+            continue;
+        };
+        let span = item.span();
+        let Some(mut st) = item.table(sink) else {
+            continue;
+        };
+        let mut svc = DraftService {
+            name,
+            entries: Vec::new(),
+        };
+        for (pk, pv) in st.entries().collect::<Vec<_>>() {
+            let proto = match pk.value {
+                "tcp" => Proto::Tcp,
+                "udp" => Proto::Udp,
+                "icmp" | "any" => {
+                    let p = if pk.value == "icmp" {
+                        Proto::Icmp
+                    } else {
+                        Proto::Any
+                    };
+                    match pv.boolean(sink) {
+                        Some(b) if b.value => {
+                            svc.entries.push(Field::at((p, Vec::new()), pv.span()))
+                        }
+                        Some(_) => {}
+                        None => continue,
+                    }
+                    continue;
+                }
+                other => {
+                    sink.push(
+                        pv.error(format!(
+                            "{} is not a protocol of a service set",
+                            quoted(other)
+                        ))
+                        .hint(hint),
+                    );
+                    continue;
+                }
+            };
+            // `tcp = true` is every port; else a list of ports.
+            if let Some(b) = pv.as_bool() {
+                if b {
+                    svc.entries.push(Field::at((proto, Vec::new()), pv.span()));
+                }
+                continue;
+            }
+            if let Some(list) = ports(pv, sink) {
+                if list.value.is_empty() {
+                    sink.push(
+                        Diagnostic::error(format!("{path}.{}", pk.value), "the port list is empty")
+                            .span(list.span)
+                            .hint(hint),
+                    );
+                    continue;
+                }
+                svc.entries.push(Field::at(
+                    (proto, list.value.iter().map(|p| p.value).collect()),
+                    list.span.unwrap_or(span),
+                ));
+            }
+        }
+        st.finish(sink);
+        if svc.entries.is_empty() {
+            sink.push(
+                Diagnostic::error(path.clone(), "the service set covers nothing")
+                    .span(span)
+                    .hint(hint),
+            );
+            continue;
+        }
+        draft.services.push(svc);
     }
     t.finish(sink);
 }
@@ -277,6 +413,10 @@ fn read_rule<'d>(mut r: TableReader<'d>, sink: &mut Sink) -> DraftRule<'d> {
             sink,
         )
         .and_then(|v| selector(v, sink));
+    rule.except = r.optional("except").and_then(|v| selector(v, sink));
+    if let Some(sv) = r.optional("services") {
+        rule.services = service_names(sv, sink);
+    }
     rule.proto = r.optional("proto").and_then(|v| {
         v.parsed(
             "a protocol",
@@ -317,6 +457,34 @@ fn selector<'d>(v: Item<'d>, sink: &mut Sink) -> Option<Field<DraftSel<'d>>> {
     // Walked once, by validation, which reports elements that are not names.
     let arr = v.array(sink)?;
     Some(Field::at(DraftSel::List(arr), span))
+}
+
+/// `services = ["web", "dns"]` (or one name).
+fn service_names<'d>(v: Item<'d>, sink: &mut Sink) -> Option<Field<Vec<Field<&'d str>>>> {
+    let span = v.span();
+    if let Some(s) = v.as_str() {
+        return Some(Field::at(vec![Field::at(s, span)], span));
+    }
+    if !v.is_array() {
+        sink.push(
+            v.error(format!(
+                "expected a list of service set names, found {}",
+                v.type_name()
+            ))
+            .hint("e.g. services = [\"web\", \"dns\"], naming sets from [policy.services]"),
+        );
+        return None;
+    }
+    let arr = v.array(sink)?;
+    let mut out = Vec::with_capacity(arr.len());
+    let mut ok = true;
+    for el in arr.elements() {
+        match el.item().string(sink) {
+            Some(f) => out.push(f),
+            None => ok = false,
+        }
+    }
+    ok.then(|| Field::at(out, span))
 }
 
 fn ports(v: Item<'_>, sink: &mut Sink) -> Option<Field<Vec<Field<PortRange>>>> {

@@ -34,7 +34,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use crate::cidr::Ipv4Cidr;
-use crate::names::{DomainName, InterfaceName, LabName, SegmentName};
+use crate::names::{DomainName, InterfaceName, LabName, SegmentName, TagName};
 use crate::port::PortRange;
 use crate::proto::Proto;
 
@@ -102,6 +102,8 @@ pub struct Segment {
     pub ssh_ports: PortRange,
     /// Whether the segment may open connections to the internet (NAT via the uplink).
     pub internet: bool,
+    /// Tags, for rules that select segments by `"tag:NAME"`.
+    pub tags: Vec<TagName>,
 }
 
 impl Segment {
@@ -115,7 +117,15 @@ impl Segment {
             dhcp: None,
             ssh_ports,
             internet: true,
+            tags: Vec::new(),
         }
+    }
+
+    /// With these tags.
+    #[must_use]
+    pub fn with_tags(mut self, tags: impl IntoIterator<Item = TagName>) -> Self {
+        self.tags = tags.into_iter().collect();
+        self
     }
 
     /// With this gateway instead of the first host address.
@@ -140,7 +150,7 @@ impl Segment {
     }
 }
 
-/// Which segments a rule's `from` or `to` names.
+/// Which segments a rule's `from`, `to` or `except` names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 #[non_exhaustive]
@@ -149,6 +159,14 @@ pub enum Selector {
     All,
     /// Named segments.
     Names(Vec<SegmentName>),
+    /// Named segments and every segment carrying one of the tags
+    /// (`["db", "tag:app"]` in a lab file).
+    Tagged {
+        /// Segments by name.
+        names: Vec<SegmentName>,
+        /// Segments by tag.
+        tags: Vec<TagName>,
+    },
 }
 
 impl Selector {
@@ -157,9 +175,43 @@ impl Selector {
     pub fn one(name: SegmentName) -> Self {
         Self::Names(vec![name])
     }
+
+    /// Every segment with this tag.
+    #[must_use]
+    pub fn tag(tag: TagName) -> Self {
+        Self::Tagged {
+            names: Vec::new(),
+            tags: vec![tag],
+        }
+    }
+
+    /// Whether this selects nothing by construction (an empty list).
+    #[must_use]
+    pub fn is_empty_list(&self) -> bool {
+        match self {
+            Self::All => false,
+            Self::Names(n) => n.is_empty(),
+            Self::Tagged { names, tags } => names.is_empty() && tags.is_empty(),
+        }
+    }
+
+    /// Whether segment `seg` is selected (`"*"` selects every segment).
+    #[must_use]
+    pub fn selects(&self, seg: &Segment) -> bool {
+        match self {
+            Self::All => true,
+            Self::Names(ns) => ns.contains(&seg.name),
+            Self::Tagged { names, tags } => {
+                names.contains(&seg.name) || tags.iter().any(|t| seg.tags.contains(t))
+            }
+        }
+    }
 }
 
-/// One `[[policy.allow]]` rule.
+/// One `[[policy.allow]]` rule, or (the same shape) one `[[policy.deny]]` rule.
+///
+/// A rule that names service sets is one of these per protocol of its
+/// services, each citing the same rule of the file ([`Lab::rule_origin`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct AllowRule {
@@ -167,6 +219,9 @@ pub struct AllowRule {
     pub from: Selector,
     /// Segments they may open connections to.
     pub to: Selector,
+    /// Segments taken out of `to` (empty: none).
+    #[serde(skip_serializing_if = "Selector::is_empty_list")]
+    pub except: Selector,
     /// Protocol restriction.
     pub proto: Proto,
     /// Destination ports (tcp/udp only); empty means every port.
@@ -180,9 +235,17 @@ impl AllowRule {
         Self {
             from,
             to,
+            except: Selector::Names(Vec::new()),
             proto: Proto::Any,
             ports: Vec::new(),
         }
+    }
+
+    /// Not to these segments.
+    #[must_use]
+    pub fn except(mut self, except: Selector) -> Self {
+        self.except = except;
+        self
     }
 
     /// Only this protocol.
@@ -205,8 +268,10 @@ impl AllowRule {
 pub(crate) struct Resolved {
     /// `None` for `*`.
     pub(crate) from: Option<Vec<u32>>,
-    /// `None` for `*`.
+    /// `None` for `*` (then minus `except`); a list already has `except` taken out.
     pub(crate) to: Option<Vec<u32>>,
+    /// Sorted; only for `to = "*"`.
+    pub(crate) except: Vec<u32>,
 }
 
 /// A validated lab.
@@ -220,6 +285,16 @@ pub struct Lab {
     rules: Vec<AllowRule>,
     #[serde(skip)]
     resolved: Vec<Resolved>,
+    #[serde(rename = "deny", skip_serializing_if = "Vec::is_empty")]
+    denies: Vec<AllowRule>,
+    #[serde(skip)]
+    denies_resolved: Vec<Resolved>,
+    /// Allow rule index to its `[[policy.allow]]` table's index.
+    #[serde(skip)]
+    origin: Vec<usize>,
+    /// Deny rule index to its `[[policy.deny]]` table's index.
+    #[serde(skip)]
+    deny_origin: Vec<usize>,
     #[serde(skip)]
     index: fxhash::FxMap<SegmentName, u32>,
 }
@@ -229,9 +304,14 @@ impl Lab {
     pub(crate) fn from_validated(
         info: LabInfo,
         segments: Vec<Segment>,
-        rules: Vec<AllowRule>,
-        resolved: Vec<Resolved>,
+        allows: RuleList,
+        denies: RuleList,
     ) -> Self {
+        let RuleList {
+            rules,
+            resolved,
+            origin,
+        } = allows;
         let index: fxhash::FxMap<SegmentName, u32> = segments
             .iter()
             .enumerate()
@@ -242,6 +322,10 @@ impl Lab {
             segments,
             rules,
             resolved,
+            denies: denies.rules,
+            denies_resolved: denies.resolved,
+            origin,
+            deny_origin: denies.origin,
             index,
         }
     }
@@ -253,6 +337,7 @@ impl Lab {
             info,
             segments: Vec::new(),
             rules: Vec::new(),
+            denies: Vec::new(),
         }
     }
 
@@ -272,6 +357,27 @@ impl Lab {
     #[must_use]
     pub fn rules(&self) -> &[AllowRule] {
         &self.rules
+    }
+
+    /// Deny rules, in lab-file order. A new connection between two segments
+    /// is allowed when an allow rule matches it and no deny rule does: deny
+    /// wins, whatever the order in the file.
+    #[must_use]
+    pub fn deny_rules(&self) -> &[AllowRule] {
+        &self.denies
+    }
+
+    /// The `[[policy.allow]]` table (by index in the file) allow rule `i`
+    /// came from; rules naming several protocols of service sets are split.
+    #[must_use]
+    pub fn rule_origin(&self, i: usize) -> usize {
+        self.origin.get(i).copied().unwrap_or(i)
+    }
+
+    /// The `[[policy.deny]]` table deny rule `i` came from.
+    #[must_use]
+    pub fn deny_origin(&self, i: usize) -> usize {
+        self.deny_origin.get(i).copied().unwrap_or(i)
     }
 
     /// The segment called `name`.
@@ -300,6 +406,10 @@ impl Lab {
 
     pub(crate) fn resolved(&self) -> &[Resolved] {
         &self.resolved
+    }
+
+    pub(crate) fn denies_resolved(&self) -> &[Resolved] {
+        &self.denies_resolved
     }
 
     /// A /24 outside every segment, to stand for "the internet" in queries and
@@ -335,6 +445,15 @@ pub struct LabBuilder {
     info: LabInfo,
     segments: Vec<Segment>,
     rules: Vec<AllowRule>,
+    denies: Vec<AllowRule>,
+}
+
+/// Rules of one kind as validation produced them.
+#[derive(Debug, Default)]
+pub(crate) struct RuleList {
+    pub(crate) rules: Vec<AllowRule>,
+    pub(crate) resolved: Vec<Resolved>,
+    pub(crate) origin: Vec<usize>,
 }
 
 impl LabBuilder {
@@ -349,6 +468,13 @@ impl LabBuilder {
     #[must_use]
     pub fn allow(mut self, r: AllowRule) -> Self {
         self.rules.push(r);
+        self
+    }
+
+    /// Add a deny rule (deny wins over allow; see [`Lab::deny_rules`]).
+    #[must_use]
+    pub fn deny(mut self, r: AllowRule) -> Self {
+        self.denies.push(r);
         self
     }
 
@@ -368,6 +494,22 @@ impl LabBuilder {
                 Selector::Names(ns) => {
                     DraftSel::Names(ns.iter().map(|n| Field::code(n.as_str())).collect())
                 }
+                Selector::Tagged { names, tags } => DraftSel::Code {
+                    names: names.iter().map(SegmentName::as_str).collect(),
+                    tags: tags.iter().map(TagName::as_str).collect(),
+                },
+            }
+        }
+        fn rule(r: &AllowRule) -> DraftRule<'_> {
+            DraftRule {
+                span: None,
+                from: Some(Field::code(sel(&r.from))),
+                to: Some(Field::code(sel(&r.to))),
+                except: (!r.except.is_empty_list()).then(|| Field::code(sel(&r.except))),
+                proto: Some(Field::code(r.proto)),
+                ports: (!r.ports.is_empty())
+                    .then(|| Field::code(r.ports.iter().map(|p| Field::code(*p)).collect())),
+                services: None,
             }
         }
         let draft = Draft {
@@ -393,21 +535,13 @@ impl LabBuilder {
                     }),
                     ssh_ports: Some(Field::code(s.ssh_ports)),
                     internet: Some(Field::code(s.internet)),
+                    tags: s.tags.iter().map(|t| Field::code(t.clone())).collect(),
                 })
                 .collect(),
             bad_names: Vec::new(),
-            rules: self
-                .rules
-                .iter()
-                .map(|r| DraftRule {
-                    span: None,
-                    from: Some(Field::code(sel(&r.from))),
-                    to: Some(Field::code(sel(&r.to))),
-                    proto: Some(Field::code(r.proto)),
-                    ports: (!r.ports.is_empty())
-                        .then(|| Field::code(r.ports.iter().map(|p| Field::code(*p)).collect())),
-                })
-                .collect(),
+            rules: self.rules.iter().map(rule).collect(),
+            denies: self.denies.iter().map(rule).collect(),
+            services: Vec::new(),
         };
         let mut sink = Sink::new();
         let out = validate::validate(draft, &mut sink);

@@ -8,11 +8,12 @@ use std::net::Ipv4Addr;
 
 use labfile::{Diagnostic, Field, Sink, Span, did_you_mean};
 
-use super::draft::{Draft, DraftDhcp, DraftRule, DraftSel};
+use super::draft::{Draft, DraftDhcp, DraftRule, DraftSel, Entry};
 use super::fxhash::FxMap as HashMap;
-use super::{AllowRule, DhcpRange, Lab, LabInfo, Resolved, Segment, Selector};
+use super::{AllowRule, DhcpRange, Lab, LabInfo, Resolved, RuleList, Segment, Selector};
 use crate::cidr::Ipv4Cidr;
-use crate::names::SegmentName;
+use crate::names::{SegmentName, TagName};
+use crate::port::PortRange;
 use crate::proto::Proto;
 
 /// Where each part of a validated lab was written (for "decided by the rule at line N").
@@ -24,6 +25,8 @@ pub struct Spans {
     pub internet: Vec<Option<Span>>,
     /// `[[policy.allow]]` headers, by rule index.
     pub rules: Vec<Option<Span>>,
+    /// `[[policy.deny]]` headers, by deny rule index.
+    pub denies: Vec<Option<Span>>,
 }
 
 /// Address blocks a lab segment may not use, with why.
@@ -72,6 +75,8 @@ pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
         }
         let seg = match (&s.name, cidr, gateway, dhcp, &s.ssh_ports) {
             (Some(n), Some(c), Some(g), Some(dh), Some(p)) if !p.value.contains(22) => {
+                let mut tags: Vec<TagName> = s.tags.iter().map(|t| t.value.clone()).collect();
+                tags.dedup();
                 Some(Segment {
                     name: n.value.clone(),
                     cidr: c,
@@ -79,6 +84,7 @@ pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
                     dhcp: dh,
                     ssh_ports: p.value,
                     internet: s.internet.as_ref().is_none_or(|f| f.value),
+                    tags,
                 })
             }
             _ => None,
@@ -124,25 +130,99 @@ pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
         .collect();
     let mut names_sorted: Vec<&str> = known.keys().copied().collect();
     names_sorted.sort_unstable();
-    let mut rules = Vec::with_capacity(d.rules.len());
+    let mut tags: HashMap<&str, Vec<u32>> = HashMap::default();
+    for (i, s) in d.segments.iter().enumerate() {
+        for t in &s.tags {
+            let v = tags.entry(t.value.as_str()).or_default();
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+    }
+    let services = check_services(&d, sink);
+    let names = Names {
+        known: &known,
+        sorted: &names_sorted,
+        bad: &d.bad_names,
+        tags: &tags,
+        services: &services,
+    };
+    let mut allows = Some(RuleList::default());
     for (j, r) in d.rules.iter().enumerate() {
-        spans.rules.push(r.span);
-        rules.push(check_rule(r, j, &known, &names_sorted, &d.bad_names, sink));
+        let got = check_rule(r, Indexed("policy.allow", j), &names, sink);
+        push_rules(&mut allows, got, j, r.span, &mut spans.rules);
+    }
+    let mut denies = Some(RuleList::default());
+    for (j, r) in d.denies.iter().enumerate() {
+        let got = check_rule(r, Indexed("policy.deny", j), &names, sink);
+        push_rules(&mut denies, got, j, r.span, &mut spans.denies);
     }
 
     if sink.error_count() > errors_before {
         return None;
     }
     let segments: Option<Vec<Segment>> = segments.into_iter().collect();
-    let rules: Option<Vec<(AllowRule, Resolved)>> = rules.into_iter().collect();
     let info = LabInfo {
         name: d.name?.value,
         domain: d.domain?.value,
         uplink: d.uplink.map(|u| u.value),
     };
-    let (rules, resolved) = rules?.into_iter().unzip();
-    let lab = Lab::from_validated(info, segments?, rules, resolved);
+    let lab = Lab::from_validated(info, segments?, allows?, denies?);
     Some((lab, spans))
+}
+
+/// Add the rules one table of the file became (one per protocol of its
+/// services), each with the table's span; a failed one spoils the list.
+fn push_rules(
+    list: &mut Option<RuleList>,
+    got: Option<Vec<(AllowRule, Resolved)>>,
+    j: usize,
+    span: Option<Span>,
+    spans: &mut Vec<Option<Span>>,
+) {
+    match (list.as_mut(), got) {
+        (Some(l), Some(v)) => {
+            for (r, res) in v {
+                l.rules.push(r);
+                l.resolved.push(res);
+                l.origin.push(j);
+                spans.push(span);
+            }
+        }
+        _ => *list = None,
+    }
+}
+
+/// What a rule's names can refer to.
+struct Names<'a> {
+    known: &'a HashMap<&'a str, (u32, &'a SegmentName)>,
+    sorted: &'a [&'a str],
+    bad: &'a [String],
+    tags: &'a HashMap<&'a str, Vec<u32>>,
+    services: &'a HashMap<String, Vec<(Proto, Vec<PortRange>)>>,
+}
+
+/// `[policy.services]`: every set by name; duplicates are reported.
+fn check_services(d: &Draft<'_>, sink: &mut Sink) -> HashMap<String, Vec<(Proto, Vec<PortRange>)>> {
+    let mut out: HashMap<String, Vec<(Proto, Vec<PortRange>)>> = HashMap::default();
+    for s in &d.services {
+        let name = s.name.value.as_str().to_owned();
+        if out.contains_key(&name) {
+            sink.push(
+                Diagnostic::error(
+                    format!("policy.services.{name}"),
+                    format!("service set \"{name}\" is defined twice"),
+                )
+                .value(&name)
+                .span(s.name.span)
+                .hint("give each service set its own name"),
+            );
+            continue;
+        }
+        out.insert(name, s.entries.iter().map(|e| e.value.clone()).collect());
+    }
+    out
 }
 
 fn check_cidr(c: &Field<Ipv4Cidr>, path: &Indexed, sink: &mut Sink) -> bool {
@@ -410,24 +490,37 @@ fn check_ssh_overlaps(d: &Draft<'_>, sink: &mut Sink) {
 
 fn check_rule(
     r: &DraftRule<'_>,
-    j: usize,
-    known: &HashMap<&str, (u32, &SegmentName)>,
-    names_sorted: &[&str],
-    bad_names: &[String],
+    path: Indexed,
+    names: &Names<'_>,
     sink: &mut Sink,
-) -> Option<(AllowRule, Resolved)> {
-    let path = Indexed("policy.allow", j);
+) -> Option<Vec<(AllowRule, Resolved)>> {
     let from = r
         .from
         .as_ref()
-        .and_then(|f| check_selector(f, &Sub(path, "from"), known, names_sorted, bad_names, sink));
-    let to = r
-        .to
-        .as_ref()
-        .and_then(|f| check_selector(f, &Sub(path, "to"), known, names_sorted, bad_names, sink));
+        .and_then(|f| check_selector(f, &Sub(path, "from"), names, sink));
+    let to =
+        r.to.as_ref()
+            .and_then(|f| check_selector(f, &Sub(path, "to"), names, sink));
+    let mut ok = true;
+    let except = match &r.except {
+        None => Some((Selector::Names(Vec::new()), Some(Vec::new()))),
+        Some(f) if matches!(f.value, DraftSel::All) => {
+            ok = false;
+            sink.push(
+                Diagnostic::error(
+                    format!("{path}.except"),
+                    "except = \"*\" takes every segment out, so the rule applies to nothing",
+                )
+                .value("*")
+                .span(f.span)
+                .hint("list the segments (or \"tag:NAME\") to leave out, or remove the rule"),
+            );
+            None
+        }
+        Some(f) => check_selector(f, &Sub(path, "except"), names, sink),
+    };
     let proto = r.proto.as_ref().map_or(Proto::Any, |p| p.value);
     let mut ports = Vec::new();
-    let mut ok = true;
     if let Some(pf) = &r.ports {
         if !proto.has_ports() {
             ok = false;
@@ -469,7 +562,60 @@ fn check_rule(
             ports = pf.value.iter().map(|p| p.value).collect();
         }
     }
-    let ((from, from_ix), (to, to_ix)) = (from?, to?);
+    // (protocol, ports) the rule covers: its own, or its service sets'.
+    let mut access: Vec<(Proto, Vec<PortRange>)> = vec![(proto, ports)];
+    if let Some(sf) = &r.services {
+        if r.proto.is_some() || r.ports.is_some() {
+            ok = false;
+            sink.push(
+                Diagnostic::error(
+                    format!("{path}.services"),
+                    "a rule names either service sets or proto and ports, not both",
+                )
+                .span(sf.span)
+                .hint("move the protocol and ports into a service set, or remove `services`"),
+            );
+        }
+        access.clear();
+        let mut sorted: Vec<&str> = names.services.keys().map(String::as_str).collect();
+        sorted.sort_unstable();
+        for (k, n) in sf.value.iter().enumerate() {
+            match names.services.get(n.value) {
+                Some(entries) => access.extend(entries.iter().cloned()),
+                None => {
+                    ok = false;
+                    let hint = match did_you_mean(n.value, sorted.iter().copied()) {
+                        Some(s) => format!("did you mean \"{s}\"?"),
+                        None if sorted.is_empty() => {
+                            "define it under [policy.services], e.g. web = { tcp = [\"80\", \"443\"] }".to_owned()
+                        }
+                        None => format!("known service sets: {}", list(&sorted)),
+                    };
+                    sink.push(
+                        Diagnostic::error(
+                            format!("{path}.services[{k}]"),
+                            format!("no service set is called {}", labfile::quoted(n.value)),
+                        )
+                        .value(n.value)
+                        .span(n.span)
+                        .hint(hint),
+                    );
+                }
+            }
+        }
+        if sf.value.is_empty() {
+            ok = false;
+            sink.push(
+                Diagnostic::error(
+                    format!("{path}.services"),
+                    "the list of service sets is empty, so the rule covers nothing",
+                )
+                .span(sf.span)
+                .hint("name service sets from [policy.services], or remove `services`"),
+            );
+        }
+    }
+    let ((from, from_ix), (to, to_ix), (except, except_ix)) = (from?, to?, except?);
     if let (Selector::Names(f), Selector::Names(t)) = (&from, &to)
         && f.len() == 1
         && t.len() == 1
@@ -485,7 +631,7 @@ fn check_rule(
             );
     }
     for (sel, field, what) in [(&from, &r.from, "from"), (&to, &r.to, "to")] {
-        if matches!(sel, Selector::Names(t) if t.is_empty()) {
+        if sel.is_empty_list() {
             let hint = if what == "from" {
                 "name the segments that open the connections, or remove the rule"
             } else {
@@ -502,26 +648,52 @@ fn check_rule(
             );
         }
     }
-    ok.then_some((
-        AllowRule {
-            from,
-            to,
-            proto,
-            ports,
-        },
-        Resolved {
-            from: from_ix,
-            to: to_ix,
-        },
-    ))
+    if !ok {
+        return None;
+    }
+    let mut except_ix = except_ix.unwrap_or_default();
+    except_ix.sort_unstable();
+    except_ix.dedup();
+    let (to_ix, except_all) = match to_ix {
+        Some(v) if !except_ix.is_empty() => (
+            Some(
+                v.into_iter()
+                    .filter(|i| except_ix.binary_search(i).is_err())
+                    .collect(),
+            ),
+            Vec::new(),
+        ),
+        Some(v) => (Some(v), Vec::new()),
+        None => (None, except_ix),
+    };
+    let resolved = Resolved {
+        from: from_ix,
+        to: to_ix,
+        except: except_all,
+    };
+    Some(
+        access
+            .into_iter()
+            .map(|(proto, ports)| {
+                (
+                    AllowRule {
+                        from: from.clone(),
+                        to: to.clone(),
+                        except: except.clone(),
+                        proto,
+                        ports,
+                    },
+                    resolved.clone(),
+                )
+            })
+            .collect(),
+    )
 }
 
 fn check_selector(
     f: &Field<DraftSel<'_>>,
     path: &Sub,
-    known: &HashMap<&str, (u32, &SegmentName)>,
-    names_sorted: &[&str],
-    bad_names: &[String],
+    names: &Names<'_>,
     sink: &mut Sink,
 ) -> Option<(Selector, Option<Vec<u32>>)> {
     if let DraftSel::All = &f.value {
@@ -529,43 +701,87 @@ fn check_selector(
     }
     let n = f.value.len();
     let mut out = Vec::with_capacity(n);
+    let mut tags_out: Vec<TagName> = Vec::new();
     let mut ix = Vec::with_capacity(n);
     let mut ok = true;
     let lone = matches!(&f.value, DraftSel::Names(ns) if ns.len() == 1);
     let before = sink.error_count();
-    f.value.for_each_name(sink, |sink, k, name, span| {
-        if let Some((i, seg)) = known.get(name) {
+    f.value.for_each_name(sink, |sink, k, entry, span| {
+        // A lone string shares its span with the field; list entries get an index.
+        let p = || {
+            if lone && f.span.is_some() && f.span == span {
+                path.to_string()
+            } else {
+                format!("{path}[{k}]")
+            }
+        };
+        let name = match entry {
+            Entry::Name(name) => name,
+            Entry::Tag(tag) => {
+                if let (Some(members), Ok(t)) = (names.tags.get(tag), TagName::new(tag)) {
+                    ix.extend_from_slice(members);
+                    tags_out.push(t);
+                    return;
+                }
+                ok = false;
+                let mut known: Vec<&str> = names.tags.keys().copied().collect();
+                known.sort_unstable();
+                let hint = match did_you_mean(tag, known.iter().copied()) {
+                    Some(s) => format!("did you mean \"tag:{s}\"?"),
+                    None if known.is_empty() => {
+                        "no segment has tags; add tags = [\"NAME\"] to the segments it should select".to_owned()
+                    }
+                    None => format!("known tags: {}", list(&known)),
+                };
+                sink.push(
+                    Diagnostic::error(p(), format!("no segment has the tag {}", labfile::quoted(tag)))
+                        .value(format!("tag:{tag}"))
+                        .span(span)
+                        .hint(hint),
+                );
+                return;
+            }
+        };
+        if let Some((i, seg)) = names.known.get(name) {
             out.push((*seg).clone());
             ix.push(*i);
             return;
         }
         ok = false;
         // The segment's own (invalid) name was already reported.
-        if bad_names.iter().any(|b| b == name) {
+        if names.bad.iter().any(|b| b == name) {
             return;
         }
-        // A lone string shares its span with the field; list entries get an index.
-        let p = if lone && f.span.is_some() && f.span == span {
-            path.to_string()
-        } else {
-            format!("{path}[{k}]")
-        };
-        let hint = match did_you_mean(name, names_sorted.iter().copied()) {
+        let hint = match did_you_mean(name, names.sorted.iter().copied()) {
             Some(s) => format!("did you mean \"{s}\"?"),
-            None if names_sorted.is_empty() => {
+            None if names.sorted.is_empty() => {
                 "define the segment with [[segment]] first".to_owned()
             }
-            None => format!("known segments: {}", list(names_sorted)),
+            None => format!("known segments: {}", list(names.sorted)),
         };
         sink.push(
-            Diagnostic::error(p, format!("no segment is called {}", labfile::quoted(name)))
+            Diagnostic::error(p(), format!("no segment is called {}", labfile::quoted(name)))
                 .value(name)
                 .span(span)
                 .hint(hint),
         );
     });
     let bad_elements = sink.error_count() > before;
-    (ok && !bad_elements).then_some((Selector::Names(out), Some(ix)))
+    if !ok || bad_elements {
+        return None;
+    }
+    let sel = if tags_out.is_empty() {
+        Selector::Names(out)
+    } else {
+        // A tag and a name can select one segment twice.
+        ix.sort_unstable();
+        ix.dedup();
+        Selector::Tagged {
+            names: out,
+            tags: tags_out,
+        }
+    };
+    Some((sel, Some(ix)))
 }
 
 /// A path like `segment[3]`, written out only when a diagnostic needs it.

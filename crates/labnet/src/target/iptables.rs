@@ -102,27 +102,33 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
             "-A {c} -d {} -m comment --comment \"same segment\" -j ACCEPT",
             sp.cidr
         );
-        for d in &sp.any {
-            let _ = writeln!(o, "-A {c} -d {d} -j ACCEPT");
-        }
-        for (d, l4) in &sp.protos {
-            let _ = writeln!(o, "-A {c} -d {d} -p {} -j ACCEPT", proto(*l4));
-        }
-        // Services arrive sorted by (destination, protocol): group them into multiport rules.
-        let mut k = 0;
-        while k < sp.services.len() {
-            let (d, l4, _) = sp.services[k];
-            let mut group: Vec<PortRange> = Vec::new();
-            while k < sp.services.len() && sp.services[k].0 == d && sp.services[k].1 == l4 {
-                group.push(sp.services[k].2);
-                k += 1;
+        // Deny rules' entries first (deny wins), then the allows.
+        for (any, protos, services, verdict) in [
+            (&sp.deny_any, &sp.deny_protos, &sp.deny_services, "DROP"),
+            (&sp.any, &sp.protos, &sp.services, "ACCEPT"),
+        ] {
+            for d in any {
+                let _ = writeln!(o, "-A {c} -d {d} -j {verdict}");
             }
-            for chunk in multiport_chunks(&group) {
-                let _ = writeln!(
-                    o,
-                    "-A {c} -d {d} -p {} -m multiport --dports {chunk} -j ACCEPT",
-                    proto(l4)
-                );
+            for (d, l4) in protos {
+                let _ = writeln!(o, "-A {c} -d {d} -p {} -j {verdict}", proto(*l4));
+            }
+            // Services arrive sorted by (destination, protocol): group them into multiport rules.
+            let mut k = 0;
+            while k < services.len() {
+                let (d, l4, _) = services[k];
+                let mut group: Vec<PortRange> = Vec::new();
+                while k < services.len() && services[k].0 == d && services[k].1 == l4 {
+                    group.push(services[k].2);
+                    k += 1;
+                }
+                for chunk in multiport_chunks(&group) {
+                    let _ = writeln!(
+                        o,
+                        "-A {c} -d {d} -p {} -m multiport --dports {chunk} -j {verdict}",
+                        proto(l4)
+                    );
+                }
             }
         }
     }

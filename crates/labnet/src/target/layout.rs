@@ -55,6 +55,8 @@ pub struct Set {
     pub name: String,
     /// What the key holds.
     pub kind: Kind,
+    /// Looked up by a `drop` rule (a deny rule's entries, checked first).
+    pub deny: bool,
     /// `Some(len)`: a hash set keyed on the destination masked to `len` bits.
     /// `None`: an interval concatenation (only for wide port ranges).
     pub prefix: Option<u8>,
@@ -93,26 +95,55 @@ pub fn size_for(n: usize) -> u32 {
     u32::try_from(n.max(16).next_power_of_two()).unwrap_or(u32::MAX)
 }
 
-/// The sets of one source, in the order of its chain's rules.
+/// The sets of one source, in the order of its chain's rules: deny sets
+/// (looked up by `drop` rules) before allow sets.
 #[must_use]
 pub fn source_sets(sp: &SourcePolicy) -> Vec<Set> {
     let mut out = Vec::new();
-    let s = &sp.segment;
-    by_prefix(
+    kind_sets(
         &mut out,
+        &sp.segment,
+        true,
+        &sp.deny_any,
+        &sp.deny_protos,
+        &sp.deny_services,
+    );
+    kind_sets(
+        &mut out,
+        &sp.segment,
+        false,
+        &sp.any,
+        &sp.protos,
+        &sp.services,
+    );
+    out
+}
+
+fn kind_sets(
+    out: &mut Vec<Set>,
+    s: &SegmentName,
+    deny: bool,
+    any: &[Ipv4Cidr],
+    protos: &[(Ipv4Cidr, L4)],
+    services: &[(Ipv4Cidr, L4, PortRange)],
+) {
+    by_prefix(
+        out,
         s,
+        deny,
         Kind::Any,
-        sp.any.iter().map(|&net| elem(net, L4(0), None)),
+        any.iter().map(|&net| elem(net, L4(0), None)),
     );
     by_prefix(
-        &mut out,
+        out,
         s,
+        deny,
         Kind::Proto,
-        sp.protos.iter().map(|&(net, l4)| elem(net, l4, None)),
+        protos.iter().map(|&(net, l4)| elem(net, l4, None)),
     );
     let mut wide = Vec::new();
-    let mut singles = Vec::with_capacity(sp.services.len());
-    for &(net, l4, r) in &sp.services {
+    let mut singles = Vec::with_capacity(services.len());
+    for &(net, l4, r) in services {
         if r.count() <= EXPAND_PORTS {
             singles.extend((r.start()..=r.end()).map(|p| elem(net, l4, Some(p))));
         } else {
@@ -123,17 +154,17 @@ pub fn source_sets(sp: &SourcePolicy) -> Vec<Set> {
             });
         }
     }
-    by_prefix(&mut out, s, Kind::Svc, singles.into_iter());
+    by_prefix(out, s, deny, Kind::Svc, singles.into_iter());
     if !wide.is_empty() {
         wide.sort_unstable();
         out.push(Set {
-            name: format!("{s}_svcr"),
+            name: format!("{s}_{}svcr", if deny { "deny_" } else { "" }),
             kind: Kind::Svc,
+            deny,
             prefix: None,
             elems: wide,
         });
     }
-    out
 }
 
 fn elem(net: Ipv4Cidr, l4: L4, port: Option<u16>) -> Elem {
@@ -146,7 +177,13 @@ fn elem(net: Ipv4Cidr, l4: L4, port: Option<u16>) -> Elem {
 
 /// Split `elems` by prefix length into hash sets named `<segment>_<kind>_<len>`,
 /// longest prefix first (any order is exact; this one is deterministic).
-fn by_prefix(out: &mut Vec<Set>, s: &SegmentName, kind: Kind, elems: impl Iterator<Item = Elem>) {
+fn by_prefix(
+    out: &mut Vec<Set>,
+    s: &SegmentName,
+    deny: bool,
+    kind: Kind,
+    elems: impl Iterator<Item = Elem>,
+) {
     let mut elems: Vec<Elem> = elems.collect();
     if elems.is_empty() {
         return;
@@ -157,11 +194,13 @@ fn by_prefix(out: &mut Vec<Set>, s: &SegmentName, kind: Kind, elems: impl Iterat
         Kind::Proto => "proto",
         Kind::Svc => "svc",
     };
+    let deny_word = if deny { "deny_" } else { "" };
     for group in elems.chunk_by(|a, b| a.net.len() == b.net.len()) {
         let len = group[0].net.len();
         out.push(Set {
-            name: format!("{s}_{word}_{len}"),
+            name: format!("{s}_{deny_word}{word}_{len}"),
             kind,
+            deny,
             prefix: Some(len),
             elems: group.to_vec(),
         });
@@ -199,6 +238,9 @@ mod tests {
                     PortRange::new(8000, 8999).unwrap(),
                 ),
             ],
+            deny_any: vec![],
+            deny_protos: vec![],
+            deny_services: vec![],
         };
         let sets = source_sets(&sp);
         let names: Vec<&str> = sets.iter().map(|s| s.name.as_str()).collect();

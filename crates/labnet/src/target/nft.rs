@@ -218,17 +218,18 @@ fn elements_block<T>(o: &mut String, items: &[T], mut write: impl FnMut(&mut Str
 
 fn source_sets(o: &mut String, sp: &SourcePolicy) {
     for set in layout::source_sets(sp) {
+        let verb = if set.deny {
+            "may not open (deny rules)"
+        } else {
+            "may open"
+        };
         let what = match (set.kind, set.prefix) {
             (Kind::Any, _) => "with any protocol",
             (Kind::Proto, _) => "with one whole protocol",
             (Kind::Svc, Some(_)) => "on some tcp/udp ports",
             (Kind::Svc, None) => "on wide tcp/udp port ranges",
         };
-        let _ = writeln!(
-            o,
-            "\t# Where \"{}\" may open connections {what}.",
-            sp.segment
-        );
+        let _ = writeln!(o, "\t# Where \"{}\" {verb} connections {what}.", sp.segment);
         let _ = writeln!(o, "\tset {} {{", set.name);
         let _ = writeln!(o, "\t\ttype {}", key_type(set.kind));
         match set.size() {
@@ -304,7 +305,7 @@ pub(super) fn source_rules(sp: &SourcePolicy, mut each: impl FnMut(&str)) {
         }
         r.push('@');
         r.push_str(&set.name);
-        r.push_str(" accept");
+        r.push_str(if set.deny { " drop" } else { " accept" });
         each(&r);
     }
 }

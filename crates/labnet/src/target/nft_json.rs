@@ -306,19 +306,20 @@ fn source_rules(w: &mut Out<'_>, sp: &SourcePolicy) {
         };
         let r = format!("\"@{}\"", set.name);
         let lookup = m(&key, &r);
+        let verdict = if set.deny {
+            "{\"drop\": null}"
+        } else {
+            "{\"accept\": null}"
+        };
         if set.kind == Kind::Svc {
             rule(
                 w,
                 &chain,
-                &[
-                    &m(l4, "{\"set\": [\"tcp\", \"udp\"]}"),
-                    &lookup,
-                    "{\"accept\": null}",
-                ],
+                &[&m(l4, "{\"set\": [\"tcp\", \"udp\"]}"), &lookup, verdict],
                 None,
             );
         } else {
-            rule(w, &chain, &[&lookup, "{\"accept\": null}"], None);
+            rule(w, &chain, &[&lookup, verdict], None);
         }
     }
 }

@@ -386,7 +386,11 @@ impl Program {
                 exprs.push(load(Header::Transport, 2, 2, REG32_00 + 2));
             }
             exprs.push(lookup(&set.name, false));
-            exprs.push(Expr::Verdict(Verdict::Accept));
+            exprs.push(Expr::Verdict(if set.deny {
+                Verdict::Drop
+            } else {
+                Verdict::Accept
+            }));
             self.rules.push(RuleDef {
                 chain: chain.clone(),
                 exprs,

@@ -57,6 +57,9 @@ pub const TRICKY_NAMES: &[&str] = &[
     "nat",
 ];
 
+/// Tags generated labs put on segments and select in rules.
+pub const TAG_POOL: &[&str] = &["app", "db", "web", "ops"];
+
 /// Ports that rules and packets draw from, so they collide often.
 const PORT_POOL: &[u16] = &[
     20, 21, 22, 53, 80, 443, 2200, 2201, 2210, 3306, 3307, 5432, 8080, 65535,
@@ -71,6 +74,8 @@ struct SegSpec {
     dhcp: bool,
     internet: bool,
     ssh_width: u16,
+    /// Bit k: tag `TAG_POOL[k]`.
+    tags: u8,
 }
 
 #[derive(Debug, Clone)]
@@ -81,6 +86,12 @@ struct RuleSpec {
     to_all: bool,
     proto: Proto,
     ports: Vec<(u16, u16)>,
+    /// Select by these tags too (indices into `TAG_POOL`).
+    from_tag: Option<usize>,
+    to_tag: Option<usize>,
+    except: Vec<usize>,
+    except_tag: Option<usize>,
+    deny: bool,
 }
 
 fn seg_spec() -> impl Strategy<Value = SegSpec> {
@@ -92,9 +103,10 @@ fn seg_spec() -> impl Strategy<Value = SegSpec> {
         any::<bool>(),
         prop::bool::weighted(0.7),
         1u16..=10,
+        0u8..16,
     )
         .prop_map(
-            |(len, gap, tricky, gw_last, dhcp, internet, ssh_width)| SegSpec {
+            |(len, gap, tricky, gw_last, dhcp, internet, ssh_width, tags)| SegSpec {
                 len,
                 gap,
                 tricky,
@@ -102,6 +114,7 @@ fn seg_spec() -> impl Strategy<Value = SegSpec> {
                 dhcp,
                 internet,
                 ssh_width,
+                tags,
             },
         )
 }
@@ -112,25 +125,45 @@ fn rule_spec(n: usize) -> impl Strategy<Value = RuleSpec> {
     // than the layout expands, which takes the interval set.
     let width = prop_oneof![6 => 0u16..3, 1 => 16u16..40];
     let ports = prop::collection::vec((prop::sample::select(PORT_POOL), width), 0..4);
+    let tag = || prop::option::weighted(0.25, 0..TAG_POOL.len());
     (
-        prop::collection::vec(0..n, 1..=3),
-        prop::bool::weighted(0.1),
-        prop::collection::vec(0..n, 1..=4),
-        prop::bool::weighted(0.2),
-        proto,
-        ports,
-    )
-        .prop_map(|(from, from_all, to, to_all, proto, ports)| RuleSpec {
-            from,
-            from_all,
-            to,
-            to_all,
+        (
+            prop::collection::vec(0..n, 1..=3),
+            prop::bool::weighted(0.1),
+            prop::collection::vec(0..n, 1..=4),
+            prop::bool::weighted(0.2),
             proto,
-            ports: ports
-                .into_iter()
-                .map(|(p, w)| (p, p.saturating_add(w)))
-                .collect(),
-        })
+            ports,
+        ),
+        (
+            tag(),
+            tag(),
+            prop::collection::vec(0..n, 0..=2),
+            tag(),
+            prop::bool::weighted(0.2),
+        ),
+    )
+        .prop_map(
+            |(
+                (from, from_all, to, to_all, proto, ports),
+                (from_tag, to_tag, except, except_tag, deny),
+            )| RuleSpec {
+                from,
+                from_all,
+                to,
+                to_all,
+                proto,
+                ports: ports
+                    .into_iter()
+                    .map(|(p, w)| (p, p.saturating_add(w)))
+                    .collect(),
+                from_tag,
+                to_tag,
+                except,
+                except_tag,
+                deny,
+            },
+        )
 }
 
 /// Random valid labs of 1 to `max_segments` segments: random prefix lengths and
@@ -187,22 +220,47 @@ fn build(segs: &[SegSpec], rules: &[RuleSpec], base: u32) -> Lab {
             });
         }
         seg.internet = s.internet;
+        seg.tags = TAG_POOL
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| s.tags & (1 << k) != 0)
+            .filter_map(|(_, t)| crate::names::TagName::new(*t).ok())
+            .collect();
         b = b.segment(seg);
     }
+    // Only tags some segment has can be selected (others are an error).
+    let used: Vec<bool> = (0..TAG_POOL.len())
+        .map(|k| segs.iter().any(|s| s.tags & (1 << k) != 0))
+        .collect();
     for r in rules {
-        let pick = |ix: &[usize]| {
+        let pick = |ix: &[usize], tag: Option<usize>| {
             let mut v: Vec<SegmentName> = ix.iter().map(|&k| names[k].clone()).collect();
             v.dedup();
-            Selector::Names(v)
+            match tag.filter(|&t| used[t]) {
+                Some(t) => Selector::Tagged {
+                    names: v,
+                    tags: crate::names::TagName::new(TAG_POOL[t])
+                        .into_iter()
+                        .collect(),
+                },
+                None => Selector::Names(v),
+            }
         };
         let mut rule = AllowRule::new(
             if r.from_all {
                 Selector::All
             } else {
-                pick(&r.from)
+                pick(&r.from, r.from_tag)
             },
-            if r.to_all { Selector::All } else { pick(&r.to) },
+            if r.to_all {
+                Selector::All
+            } else {
+                pick(&r.to, r.to_tag)
+            },
         );
+        if !r.except.is_empty() || r.except_tag.is_some_and(|t| used[t]) {
+            rule.except = pick(&r.except, r.except_tag);
+        }
         rule.proto = r.proto;
         if r.proto.has_ports() {
             rule.ports = r
@@ -211,7 +269,7 @@ fn build(segs: &[SegSpec], rules: &[RuleSpec], base: u32) -> Lab {
                 .filter_map(|&(a, z)| PortRange::new(a, z).ok())
                 .collect();
         }
-        b = b.allow(rule);
+        b = if r.deny { b.deny(rule) } else { b.allow(rule) };
     }
     match b.build() {
         Ok(lab) => lab,
