@@ -328,6 +328,7 @@ fn read_services(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
             name,
             entries: Vec::new(),
         };
+        let errors_before = sink.error_count();
         for (pk, pv) in st.entries().collect::<Vec<_>>() {
             let proto = match pk.value {
                 "tcp" => Proto::Tcp,
@@ -381,7 +382,9 @@ fn read_services(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
             }
         }
         st.finish(sink);
-        if svc.entries.is_empty() {
+        // A set with a reported problem is still defined, so the rules naming
+        // it are not reported again as naming an unknown set.
+        if svc.entries.is_empty() && sink.error_count() == errors_before {
             sink.push(
                 Diagnostic::error(path.clone(), "the service set covers nothing")
                     .span(span)

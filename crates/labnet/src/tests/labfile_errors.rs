@@ -429,3 +429,151 @@ fn diagnostics_are_an_error_that_lists_every_problem() {
     assert!(s.contains("segment[0].ssh_ports"), "{s}");
     assert!(s.contains("hint: "), "{s}");
 }
+
+/// A lab written with the grouped syntax: tags, `to = "*"` with `except`,
+/// service sets and a deny rule.
+const GROUPED: &str = r#"[lab]
+name = "g"
+domain = "lab.local"
+uplink = "eno1"
+
+[[segment]]
+name = "mgmt"
+cidr = "10.0.0.0/24"
+ssh_ports = "2201-2210"
+
+[[segment]]
+name = "web"
+cidr = "10.0.1.0/24"
+ssh_ports = "2211-2220"
+tags = ["app"]
+
+[[segment]]
+name = "api"
+cidr = "10.0.2.0/24"
+ssh_ports = "2221-2230"
+tags = ["app"]
+
+[[segment]]
+name = "db"
+cidr = "10.0.3.0/24"
+ssh_ports = "2231-2240"
+
+[policy.services]
+web = { tcp = ["80", "443"] }
+dns = { udp = ["53"], tcp = ["53"] }
+pg = { tcp = ["5432"] }
+
+[[policy.allow]]
+from = "mgmt"
+to = "*"
+
+[[policy.allow]]
+from = "tag:app"
+to = "*"
+except = ["mgmt"]
+services = ["web", "dns"]
+
+[[policy.allow]]
+from = "tag:app"
+to = "db"
+services = ["pg"]
+
+[[policy.deny]]
+from = "web"
+to = "db"
+"#;
+
+#[test]
+fn grouped_syntax_reads_as_written() {
+    use crate::{Packet, Reason};
+    let f = parse("grouped.toml", GROUPED).unwrap();
+    let lab = f.lab();
+    let ip = |s: &str| s.parse().unwrap();
+    let tcp = |a: &str, b: &str, port| lab.decide(&Packet::tcp(ip(a), ip(b), port, "lab"));
+    // tag:app to "*" except mgmt, on the web and dns services.
+    assert!(tcp("10.0.1.5", "10.0.2.5", 443).allowed);
+    assert!(tcp("10.0.2.5", "10.0.3.5", 80).allowed);
+    assert!(
+        !tcp("10.0.2.5", "10.0.0.5", 443).allowed,
+        "mgmt is excepted"
+    );
+    assert!(!tcp("10.0.2.5", "10.0.1.5", 22).allowed, "22 is no service");
+    // api reaches db's postgres; web is denied it (deny wins over the allow).
+    assert!(tcp("10.0.2.5", "10.0.3.5", 5432).allowed);
+    let d = tcp("10.0.1.5", "10.0.3.5", 5432);
+    assert_eq!(d.reason, Reason::Denied { rule: 0 });
+    assert!(
+        !tcp("10.0.1.5", "10.0.3.5", 443).allowed,
+        "the deny covers every port"
+    );
+    // The dns set is two protocols: one rule per protocol, citing one table.
+    let dns: Vec<usize> = (0..lab.rules().len())
+        .filter(|&i| lab.rule_origin(i) == 1)
+        .collect();
+    assert_eq!(dns.len(), 3, "web (tcp), dns (udp), dns (tcp)");
+    assert_eq!(f.rule_location(dns[1]).unwrap().line, 37);
+    assert_eq!(f.deny_location(0).unwrap().line, 48);
+    // The query names the deciding deny rule with its line.
+    let a = crate::query::Query::new("web", "db")
+        .proto(crate::Proto::Tcp)
+        .port(5432)
+        .answer_in(&f)
+        .unwrap();
+    assert!(
+        a.reason.contains("policy.deny[0] (line 48)"),
+        "{}",
+        a.reason
+    );
+    assert!(a.rules.iter().all(|r| r.deny));
+    // And printing keeps tags, except and the deny rule.
+    let again = parse("again.toml", &crate::labfile::to_toml(lab)).unwrap();
+    assert_eq!(again.lab().segments()[1].tags, lab.segments()[1].tags);
+    assert_eq!(again.lab().deny_rules(), lab.deny_rules());
+}
+
+#[test]
+fn grouped_syntax_errors_are_located_and_hinted() {
+    let bad = |from: &str, to: &str| {
+        assert!(GROUPED.contains(from), "{from:?}");
+        GROUPED.replacen(from, to, 1)
+    };
+    let (field, line, _, msg, hint) = one(&bad(
+        "from = \"tag:app\"\nto = \"db\"",
+        "from = \"tag:apps\"\nto = \"db\"",
+    ));
+    assert_eq!((field.as_str(), line), ("policy.allow[2].from", 44));
+    assert_eq!(msg, "no segment has the tag \"apps\"");
+    assert_eq!(hint, "did you mean \"tag:app\"?");
+
+    let (field, _, _, msg, hint) = one(&bad("services = [\"pg\"]", "services = [\"wbe\"]"));
+    assert_eq!(field, "policy.allow[2].services[0]");
+    assert_eq!(msg, "no service set is called \"wbe\"");
+    assert_eq!(hint, "known service sets: dns, pg, web");
+
+    let (field, ..) = one(&bad(
+        "services = [\"pg\"]",
+        "services = [\"pg\"]\nproto = \"tcp\"",
+    ));
+    assert_eq!(field, "policy.allow[2].services");
+
+    let (field, _, _, msg, _) = one(&bad("except = [\"mgmt\"]", "except = \"*\""));
+    assert_eq!(field, "policy.allow[1].except");
+    assert!(msg.contains("applies to nothing"), "{msg}");
+
+    let (field, ..) = one(&bad("tags = [\"app\"]", "tags = [\"App\"]"));
+    assert_eq!(field, "segment[1].tags[0]");
+
+    let (field, ..) = one(&bad(
+        "pg = { tcp = [\"5432\"] }",
+        "pg = { sctp = [\"5432\"] }",
+    ));
+    assert_eq!(field, "policy.services.pg.sctp");
+
+    // Several problems at once, each reported.
+    let many = bad(
+        "from = \"web\"\nto = \"db\"",
+        "from = \"wbe\"\nto = \"tag:nope\"",
+    );
+    assert_eq!(errors(&many).len(), 2);
+}

@@ -159,5 +159,8 @@ fn generated_labs_exercise_tags_except_and_deny() {
     }
     assert!(denied > 20, "deny rules decided only {denied} packets");
     assert!(allowed > 20, "allow rules decided only {allowed} packets");
-    assert!(tagged > 10 && excepted > 10, "{tagged} tagged, {excepted} with except");
+    assert!(
+        tagged > 10 && excepted > 10,
+        "{tagged} tagged, {excepted} with except"
+    );
 }
