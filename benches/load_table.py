@@ -17,7 +17,7 @@ from benchfmt import fmt_s
 
 ROOT = Path(__file__).resolve().parent.parent
 CRIT = ROOT / "target" / "criterion" / "load"
-SIZES = [5, 50, 200, 1000]
+SIZES = [5, 200, 1000, 2000]
 
 
 def median(backend, n):

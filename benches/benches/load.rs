@@ -19,7 +19,7 @@ fn bench(c: &mut Criterion) {
     let table = TableName::default();
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
-    for n in [5usize, 50, 200, 1000] {
+    for n in [5usize, 200, 1000, 2000] {
         let ir = PolicyIr::build(&Synthetic::benchmark(n).lab());
         for backend in [Backend::Netlink, Backend::Nft] {
             g.bench_with_input(BenchmarkId::new(backend.as_str(), n), &ir, |b, ir| {

@@ -113,8 +113,12 @@ pub fn containing_reference(n: usize) -> labnet::Lab {
             std::net::Ipv4Addr::new(10, 16 + (i / 256) as u8, (i % 256) as u8, 0),
             24,
         );
-        let port = 10_000 + u16::try_from(i).unwrap_or(0).saturating_mul(10);
-        if let Ok(ssh) = PortRange::new(port, port + 9) {
+        // SSH port ranges sized to fit every segment below 65535 (ten ports
+        // each up to about 5000 segments, fewer beyond), after the reference
+        // lab's own (2201-2250).
+        let width = u16::try_from((55_000 / extra.max(1)).clamp(1, 10)).unwrap_or(1);
+        let port = 10_000 + u16::try_from(i).unwrap_or(0).saturating_mul(width);
+        if let Ok(ssh) = PortRange::new(port, port + width - 1) {
             b = b.segment(Segment::new(name.clone(), net, ssh));
         }
     }
@@ -131,5 +135,12 @@ pub fn containing_reference(n: usize) -> labnet::Lab {
             ));
         }
     }
-    b.build().unwrap_or_else(|_| labnet::reference::lab())
+    match b.build() {
+        Ok(lab) => lab,
+        #[allow(clippy::panic)]
+        Err(e) => panic!(
+            "the {n}-segment lab containing the reference lab is invalid:\n{}",
+            e.render(&labnet::diag::Style::plain())
+        ),
+    }
 }

@@ -1,5 +1,8 @@
 //! Write a synthetic benchmark lab as a labnet lab file and as the same policy
-//! for Aerleon: `synth N DIR` creates DIR/lab.toml and DIR/aerleon/{def,policies/pol}.
+//! for Aerleon: `synth N DIR` creates DIR/lab.toml and DIR/aerleon/{def,policies/pol},
+//! and the grouped benchmark lab in both forms: DIR/grouped.toml (tags,
+//! `except`, deny rules) and DIR/grouped-flat.toml (the same matrix as
+//! destination lists).
 
 use std::path::PathBuf;
 
@@ -22,5 +25,11 @@ fn main() -> Result<()> {
     std::fs::write(dir.join("aerleon/def/networks.yaml"), nets)?;
     std::fs::write(dir.join("aerleon/def/services.yaml"), services)?;
     std::fs::write(dir.join("aerleon/policies/pol/lab.yaml"), policy)?;
+    let grouped = labnet::testkit::grouped(n);
+    std::fs::write(dir.join("grouped.toml"), to_toml(&grouped))?;
+    std::fs::write(
+        dir.join("grouped-flat.toml"),
+        to_toml(&labnet::testkit::flatten(&grouped)),
+    )?;
     Ok(())
 }

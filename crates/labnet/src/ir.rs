@@ -43,6 +43,76 @@ pub struct SourcePolicy {
     pub deny_services: Vec<(Ipv4Cidr, L4, PortRange)>,
 }
 
+/// The policies of sources `range`, and how many pairs they allow.
+fn build_sources(
+    lab: &Lab,
+    rules: &RulesBySource,
+    denies: &RulesBySource,
+    range: std::ops::Range<usize>,
+) -> (Vec<SourcePolicy>, usize) {
+    let segs = lab.segments();
+    let has_denies = !lab.deny_rules().is_empty();
+    let mut scratch = Scratch::default();
+    let mut deny_scratch = Scratch::default();
+    // Deny access of the current source, by destination index.
+    let mut denied: Vec<Option<PairAccess>> = if has_denies {
+        vec![None; segs.len()]
+    } else {
+        Vec::new()
+    };
+    let mut sources = Vec::with_capacity(range.len());
+    let mut allowed_pairs = 0;
+    for a in range {
+        let seg = &segs[a];
+        let a = u32::try_from(a).unwrap_or(u32::MAX);
+        let mut sp = SourcePolicy {
+            segment: seg.name.clone(),
+            cidr: seg.cidr,
+            any: Vec::new(),
+            protos: Vec::new(),
+            services: Vec::new(),
+            deny_any: Vec::new(),
+            deny_protos: Vec::new(),
+            deny_services: Vec::new(),
+        };
+        let mut touched = Vec::new();
+        if has_denies {
+            for_each_access(lab, denies, &mut deny_scratch, a, |b, acc| {
+                denied[b as usize] = Some(std::mem::take(acc));
+                touched.push(b);
+            });
+        }
+        for_each_access(lab, rules, &mut scratch, a, |b, acc| {
+            let dst = segs[b as usize].cidr;
+            if let Some(d) = denied.get(b as usize).and_then(Option::as_ref) {
+                if d.any {
+                    return;
+                }
+                // Counted as allowed only if something is left.
+                let mut net = acc.clone();
+                net.subtract(d, false);
+                if net.is_none() && !acc.any {
+                    return;
+                }
+                push_access(
+                    d,
+                    dst,
+                    &mut sp.deny_any,
+                    &mut sp.deny_protos,
+                    &mut sp.deny_services,
+                );
+            }
+            allowed_pairs += 1;
+            push_access(acc, dst, &mut sp.any, &mut sp.protos, &mut sp.services);
+        });
+        for b in touched {
+            denied[b as usize] = None;
+        }
+        sources.push(sp);
+    }
+    (sources, allowed_pairs)
+}
+
 /// Push one pair's access as `any`, whole-protocol and port entries.
 fn push_access(
     acc: &PairAccess,
@@ -101,65 +171,9 @@ impl PolicyIr {
 
         let rules = RulesBySource::new(lab);
         let denies = RulesBySource::denies(lab);
-        let has_denies = !lab.deny_rules().is_empty();
-        let mut scratch = Scratch::default();
-        let mut deny_scratch = Scratch::default();
-        // Deny access of the current source, by destination index.
-        let mut denied: Vec<Option<PairAccess>> = if has_denies {
-            vec![None; segs.len()]
-        } else {
-            Vec::new()
-        };
-        let mut sources = Vec::with_capacity(segs.len());
-        let mut allowed_pairs = 0;
-        for (a, seg) in segs.iter().enumerate() {
-            let a = u32::try_from(a).unwrap_or(u32::MAX);
-            let mut sp = SourcePolicy {
-                segment: seg.name.clone(),
-                cidr: seg.cidr,
-                any: Vec::new(),
-                protos: Vec::new(),
-                services: Vec::new(),
-                deny_any: Vec::new(),
-                deny_protos: Vec::new(),
-                deny_services: Vec::new(),
-            };
-            let mut touched = Vec::new();
-            if has_denies {
-                for_each_access(lab, &denies, &mut deny_scratch, a, |b, acc| {
-                    denied[b as usize] = Some(std::mem::take(acc));
-                    touched.push(b);
-                });
-            }
-            for_each_access(lab, &rules, &mut scratch, a, |b, acc| {
-                let dst = segs[b as usize].cidr;
-                if let Some(d) = denied.get(b as usize).and_then(Option::as_ref) {
-                    if d.any {
-                        return;
-                    }
-                    // Counted as allowed only if something is left.
-                    let mut net = acc.clone();
-                    net.subtract(d, false);
-                    if net.is_none() && !acc.any {
-                        // Everything allowed is denied: no allow entries at all.
-                        return;
-                    }
-                    push_access(
-                        d,
-                        dst,
-                        &mut sp.deny_any,
-                        &mut sp.deny_protos,
-                        &mut sp.deny_services,
-                    );
-                }
-                allowed_pairs += 1;
-                push_access(acc, dst, &mut sp.any, &mut sp.protos, &mut sp.services);
-            });
-            for b in touched {
-                denied[b as usize] = None;
-            }
-            sources.push(sp);
-        }
+        // (Splitting the sources over two threads measured no faster at
+        // N=1000: the work is allocation and memory traffic, not arithmetic.)
+        let (sources, allowed_pairs) = build_sources(lab, &rules, &denies, 0..segs.len());
         Self {
             lab: lab.info().name.clone(),
             uplink: lab.info().uplink.clone(),

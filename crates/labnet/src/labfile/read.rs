@@ -341,7 +341,7 @@ fn read_services(v: Item<'_>, draft: &mut Draft<'_>, sink: &mut Sink) {
                     };
                     match pv.boolean(sink) {
                         Some(b) if b.value => {
-                            svc.entries.push(Field::at((p, Vec::new()), pv.span()))
+                            svc.entries.push(Field::at((p, Vec::new()), pv.span()));
                         }
                         Some(_) => {}
                         None => continue,

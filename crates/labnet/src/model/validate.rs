@@ -671,23 +671,37 @@ fn check_rule(
         to: to_ix,
         except: except_all,
     };
-    Some(
-        access
-            .into_iter()
-            .map(|(proto, ports)| {
-                (
-                    AllowRule {
-                        from: from.clone(),
-                        to: to.clone(),
-                        except: except.clone(),
-                        proto,
-                        ports,
-                    },
-                    resolved.clone(),
-                )
-            })
-            .collect(),
-    )
+    // One rule per (protocol, ports); the last takes the lists instead of a
+    // copy (a rule's lists can hold thousands of names).
+    let mut out = Vec::with_capacity(access.len());
+    let last = access.len().saturating_sub(1);
+    let (mut from, mut to, mut except, mut resolved) =
+        (Some(from), Some(to), Some(except), Some(resolved));
+    for (k, (proto, ports)) in access.into_iter().enumerate() {
+        let (Some(f), Some(t), Some(e), Some(r)) = (
+            take_or_clone(&mut from, k == last),
+            take_or_clone(&mut to, k == last),
+            take_or_clone(&mut except, k == last),
+            take_or_clone(&mut resolved, k == last),
+        ) else {
+            break;
+        };
+        out.push((
+            AllowRule {
+                from: f,
+                to: t,
+                except: e,
+                proto,
+                ports,
+            },
+            r,
+        ));
+    }
+    Some(out)
+}
+
+fn take_or_clone<T: Clone>(o: &mut Option<T>, take: bool) -> Option<T> {
+    if take { o.take() } else { o.clone() }
 }
 
 fn check_selector(

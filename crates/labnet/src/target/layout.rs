@@ -188,7 +188,12 @@ fn by_prefix(
     if elems.is_empty() {
         return;
     }
-    elems.sort_unstable_by(|a, b| b.net.len().cmp(&a.net.len()).then(a.cmp(b)));
+    let order = |a: &Elem, b: &Elem| b.net.len().cmp(&a.net.len()).then(a.cmp(b));
+    // The IR's lists come sorted by address; with one prefix length that is
+    // already this order, and checking is cheaper than sorting.
+    if !elems.is_sorted_by(|a, b| order(a, b).is_le()) {
+        elems.sort_unstable_by(order);
+    }
     let word = match kind {
         Kind::Any => "any",
         Kind::Proto => "proto",

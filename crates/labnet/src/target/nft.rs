@@ -99,8 +99,14 @@ fn render_into(
         let _ = writeln!(o, "\t# Segments with internet egress.");
         addr_set(o, names::EGRESS_SET, &ir.egress_nets);
     }
+    // Each source's layout is computed once, for its sets and its chain; the
+    // sets are written as they come and the chains, a few lines per source,
+    // after all of them.
+    let mut chains = String::new();
     for sp in &ir.sources {
-        source_sets(o, sp);
+        let layout = layout::source_sets(sp);
+        source_sets(o, sp, &layout);
+        source_chain(&mut chains, sp, &layout);
         flush(o);
     }
     let _ = writeln!(
@@ -110,10 +116,8 @@ fn render_into(
     let _ = writeln!(o, "\tchain {} {{", names::OWNER_MARK);
     let _ = writeln!(o, "\t}}");
     let _ = writeln!(o);
-    for sp in &ir.sources {
-        source_chain(o, sp);
-        flush(o);
-    }
+    o.push_str(&chains);
+    flush(o);
 
     let _ = writeln!(
         o,
@@ -216,8 +220,8 @@ fn elements_block<T>(o: &mut String, items: &[T], mut write: impl FnMut(&mut Str
     o.push_str("\n\t\t}\n");
 }
 
-fn source_sets(o: &mut String, sp: &SourcePolicy) {
-    for set in layout::source_sets(sp) {
+fn source_sets(o: &mut String, sp: &SourcePolicy, layout: &[layout::Set]) {
+    for set in layout {
         let verb = if set.deny {
             "may not open (deny rules)"
         } else {
@@ -269,9 +273,9 @@ pub(super) fn key_type(kind: Kind) -> &'static str {
     }
 }
 
-fn source_chain(o: &mut String, sp: &SourcePolicy) {
+fn source_chain(o: &mut String, sp: &SourcePolicy, layout: &[layout::Set]) {
     let _ = writeln!(o, "\tchain {} {{", names::chain(&sp.segment));
-    source_rules(sp, |r| {
+    source_rules_with(sp, layout, |r| {
         o.push_str("\t\t");
         o.push_str(r);
         o.push('\n');
@@ -281,11 +285,15 @@ fn source_chain(o: &mut String, sp: &SourcePolicy) {
 }
 
 /// Each rule of a source's chain, in order, as nft writes it.
-pub(super) fn source_rules(sp: &SourcePolicy, mut each: impl FnMut(&str)) {
+pub(super) fn source_rules(sp: &SourcePolicy, each: impl FnMut(&str)) {
+    source_rules_with(sp, &layout::source_sets(sp), each);
+}
+
+fn source_rules_with(sp: &SourcePolicy, layout: &[layout::Set], mut each: impl FnMut(&str)) {
     let mut r = String::with_capacity(128);
     let _ = write!(r, "ip daddr {} accept comment \"same segment\"", sp.cidr);
     each(&r);
-    for set in layout::source_sets(sp) {
+    for set in layout {
         r.clear();
         if set.kind == Kind::Svc {
             // `th dport` reads bytes 2-3 of any transport header; the l4proto test

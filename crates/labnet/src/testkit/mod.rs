@@ -481,3 +481,155 @@ impl Synthetic {
         }
     }
 }
+
+/// The benchmark lab's grouped counterpart: `n` segments in tiers of about
+/// 50, tagged `tier-K`; each tier may reach about 30% of the tiers with any
+/// protocol and a tenth of them on the database ports, through one rule per
+/// tier naming tags; a management segment (`s0`) reaches everything but the
+/// last tier (`to = "*"` with `except`); and every tier's first segment is
+/// denied the next tier. [`flatten`] writes the same matrix the way the flat
+/// benchmark lab is written, a destination list per source.
+#[must_use]
+pub fn grouped(n: usize) -> Lab {
+    use crate::names::TagName;
+    let n = n.clamp(2, 65_536);
+    let tiers = n.div_ceil(50).max(2);
+    let mut rng = SplitMix::new(0x1ab_6209);
+    let tag = |k: usize| TagName::new(format!("tier-{k}")).unwrap_or_else(|_| unreachable_tag());
+    let names: Vec<SegmentName> = (0..n)
+        .map(|i| SegmentName::new(format!("s{i}")).unwrap_or_else(|_| unreachable_name()))
+        .collect();
+    let width = u16::try_from((50_000 / n).clamp(1, 10)).unwrap_or(1);
+    let mut b = Lab::builder(info());
+    for (i, name) in names.iter().enumerate() {
+        let i32_ = u32::try_from(i).unwrap_or(0);
+        let net = Ipv4Cidr::truncating(
+            Ipv4Addr::new(10, (i32_ / 256) as u8, (i32_ % 256) as u8, 0),
+            24,
+        );
+        let start = 10_000 + u16::try_from(i).unwrap_or(0).saturating_mul(width);
+        let ssh = PortRange::new(start, start + width - 1).unwrap_or_else(|_| unreachable_port());
+        let mut seg = Segment::new(name.clone(), net, ssh).with_tags([tag(i % tiers)]);
+        seg.internet = rng.chance(0.8);
+        b = b.segment(seg);
+    }
+    let ports = vec![
+        PortRange::single(5432).unwrap_or_else(|_| unreachable_port()),
+        PortRange::new(3306, 3307).unwrap_or_else(|_| unreachable_port()),
+    ];
+    let sel = |ks: &[usize]| Selector::Tagged {
+        names: Vec::new(),
+        tags: ks.iter().map(|&k| tag(k)).collect(),
+    };
+    for k in 0..tiers {
+        let (mut any, mut db) = (Vec::new(), Vec::new());
+        for d in 0..tiers {
+            if rng.chance(0.3) {
+                any.push(d);
+            } else if rng.chance(0.1) {
+                db.push(d);
+            }
+        }
+        if !any.is_empty() {
+            b = b.allow(AllowRule::new(sel(&[k]), sel(&any)));
+        }
+        if !db.is_empty() {
+            b = b.allow(
+                AllowRule::new(sel(&[k]), sel(&db))
+                    .proto(Proto::Tcp)
+                    .ports(ports.clone()),
+            );
+        }
+    }
+    b = b.allow(
+        AllowRule::new(Selector::one(names[0].clone()), Selector::All).except(sel(&[tiers - 1])),
+    );
+    for k in 0..tiers {
+        if let Some(first) = names.get(k) {
+            b = b.deny(AllowRule::new(
+                Selector::one(first.clone()),
+                sel(&[(k + 1) % tiers]),
+            ));
+        }
+    }
+    match b.build() {
+        Ok(lab) => lab,
+        #[allow(clippy::panic)]
+        Err(e) => panic!(
+            "grouped lab is invalid:\n{}",
+            e.render(&crate::diag::Style::plain())
+        ),
+    }
+}
+
+/// The same matrix without tags, `except`, services or deny rules: per
+/// source, one rule per kind of access listing its destinations, as the flat
+/// benchmark lab is written. Exact for labs whose deny rules take whole
+/// pairs away (as [`grouped`]'s do); a deny of some ports of an any-protocol
+/// allow has no flat equivalent without deny rules.
+#[must_use]
+pub fn flatten(lab: &Lab) -> Lab {
+    use crate::reach::{PortAccess, RulesBySource, Scratch, source_access};
+    let segs = lab.segments();
+    let mut b = Lab::builder(lab.info().clone());
+    for s in segs {
+        let mut s = s.clone();
+        s.tags.clear();
+        b = b.segment(s);
+    }
+    let rules = RulesBySource::new(lab);
+    let mut scratch = Scratch::default();
+    for a in 0..segs.len() {
+        let a32 = u32::try_from(a).unwrap_or(u32::MAX);
+        let from = || Selector::one(segs[a].name.clone());
+        // (proto, ports) -> destinations, in first-seen order.
+        let mut groups: Vec<(Access, Vec<SegmentName>)> = Vec::new();
+        let mut add = |key: (Proto, Vec<PortRange>), dst: &SegmentName| match groups
+            .iter_mut()
+            .find(|(k, _)| *k == key)
+        {
+            Some((_, v)) => v.push(dst.clone()),
+            None => groups.push((key, vec![dst.clone()])),
+        };
+        for (bi, acc) in source_access(lab, &rules, &mut scratch, a32) {
+            let dst = &segs[bi as usize].name;
+            if acc.any {
+                add((Proto::Any, Vec::new()), dst);
+                continue;
+            }
+            for (pa, proto) in [(&acc.tcp, Proto::Tcp), (&acc.udp, Proto::Udp)] {
+                match pa {
+                    PortAccess::None => {}
+                    PortAccess::All => add((proto, Vec::new()), dst),
+                    PortAccess::Ports(set) => add((proto, set.ranges().to_vec()), dst),
+                }
+            }
+            if acc.icmp {
+                add((Proto::Icmp, Vec::new()), dst);
+            }
+        }
+        for ((proto, ports), to) in groups {
+            b = b.allow(
+                AllowRule::new(from(), Selector::Names(to))
+                    .proto(proto)
+                    .ports(ports),
+            );
+        }
+    }
+    match b.build() {
+        Ok(lab) => lab,
+        #[allow(clippy::panic)]
+        Err(e) => panic!(
+            "flattened lab is invalid:\n{}",
+            e.render(&crate::diag::Style::plain())
+        ),
+    }
+}
+
+/// A protocol and its ports (empty: all of them).
+type Access = (Proto, Vec<PortRange>);
+
+#[allow(clippy::panic)]
+fn unreachable_tag() -> crate::names::TagName {
+    panic!("testkit tags are valid by construction")
+}

@@ -164,3 +164,28 @@ fn generated_labs_exercise_tags_except_and_deny() {
         "{tagged} tagged, {excepted} with except"
     );
 }
+
+/// The grouped benchmark lab and its flat form compile to the same policy:
+/// the same per-source sets, element for element.
+#[test]
+fn grouped_benchmark_lab_has_the_flat_forms_matrix() {
+    use crate::testkit::{flatten, grouped};
+    for n in [60, 300, 700] {
+        let g = grouped(n);
+        let f = flatten(&g);
+        assert!(!g.deny_rules().is_empty() && f.deny_rules().is_empty());
+        assert!(
+            g.rules().len() < f.rules().len(),
+            "n={n}: the grouped form is shorter"
+        );
+        let (ig, iflat) = (PolicyIr::build(&g), PolicyIr::build(&f));
+        assert_eq!(ig.sources, iflat.sources, "n={n}");
+        assert_eq!(ig.allowed_pairs, iflat.allowed_pairs);
+        assert!(ig.allowed_pairs > 0);
+        assert_eq!(
+            compile(&g, &opts(Target::Nft)),
+            compile(&f, &opts(Target::Nft)),
+            "n={n}: the same ruleset"
+        );
+    }
+}
