@@ -326,15 +326,25 @@ fn incremental_apply_lists_exactly_like_a_full_load() {
         None,
     )
     .unwrap();
+    let dry = apply::apply(&lab, &live, &ApplyOptions::default().dry_run(), None).unwrap();
+    assert_eq!(dry.plan.mode, Mode::Full);
+    assert!(
+        dry.plan
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("changed since"),
+        "{:?}",
+        dry.plan.reason
+    );
     let r = apply::apply(&lab, &live, &ApplyOptions::default(), None).unwrap();
     assert_eq!(r.plan.mode, Mode::Full);
     assert!(
-        r.plan.reason.as_deref().unwrap().contains("changed since"),
-        "{:?}",
-        r.plan.reason
+        !r.plan.compared,
+        "a plain full apply does not read the table"
     );
     assert_eq!(
-        r.changes,
+        dry.changes,
         vec![Change::ElementsAdded {
             block: "set public_any_24".into(),
             elements: vec!["10.0.0.0".into()]

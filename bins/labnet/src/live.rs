@@ -187,7 +187,11 @@ pub(crate) fn apply(
             ),
             _ => "full replace".to_owned(),
         },
-        plural(report.changes.len(), "change"),
+        if report.plan.compared {
+            plural(report.changes.len(), "change")
+        } else {
+            "not compared first; `labnet diff` compares".to_owned()
+        },
         if opts.coexist.is_empty() {
             String::new()
         } else {

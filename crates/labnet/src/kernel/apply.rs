@@ -44,7 +44,8 @@ pub struct Applied {
     pub backend: Backend,
     /// Accept rules put in DOCKER-USER.
     pub coexist_rules: usize,
-    /// How the live table differed from the lab before the apply.
+    /// How the live table differed from the lab before the apply (empty, with
+    /// `plan.compared` false, for a full apply that did not read it).
     pub changes: Vec<Change>,
     /// Incremental or full, and for incremental the transaction.
     pub plan: Plan,
@@ -232,8 +233,37 @@ pub fn apply(
             "the ruleset changed since labnet's last apply (by hand, another tool, or a reboot)",
         );
     }
-    let (previous, listing) = refuse_foreign(&ns, live)?.unzip();
-    report.changes = super::drift_of(listing.as_ref(), lab, &live.table)?;
+    // A plain full apply replaces the table without reading it: only that it
+    // is labnet's is checked (two netlink lookups). A dry run, and the paths
+    // that may have to put the old table back, read and compare it.
+    let cheap = if plain && !opts.dry_run {
+        incremental::owner(&ns, &live.table)?
+    } else {
+        None
+    };
+    let previous = match cheap {
+        Some(TableOwner::Other) => {
+            return Err(ApplyError::NotOurs {
+                table: live.table.to_string(),
+                netns: live.netns.clone(),
+            });
+        }
+        Some(owner) => {
+            report.plan.compared = false;
+            if owner == TableOwner::Absent {
+                report.changes = vec![Change::TableMissing {
+                    table: live.table.to_string(),
+                }];
+                report.plan.compared = true;
+            }
+            None
+        }
+        None => {
+            let (previous, listing) = refuse_foreign(&ns, live)?.unzip();
+            report.changes = super::drift_of(listing.as_ref(), lab, &live.table)?;
+            previous
+        }
+    };
     if opts.dry_run {
         return Ok(report);
     }

@@ -96,6 +96,29 @@ pub fn generation(ns: &Netns) -> Result<Option<u32>, KernelError> {
     }
 }
 
+/// Whether `table` is there and labnet's, asked over netlink without a
+/// listing; `None` in a build without netlink.
+///
+/// # Errors
+/// Netlink failed.
+pub fn owner(ns: &Netns, table: &TableName) -> Result<Option<super::TableOwner>, KernelError> {
+    #[cfg(feature = "nftnl")]
+    {
+        let t = table.as_str().to_owned();
+        let has = ns.run(move || super::nftnl::has_chain(&t, crate::target::OWNER_MARK))??;
+        Ok(Some(match has {
+            None => super::TableOwner::Absent,
+            Some(true) => super::TableOwner::Labnet,
+            Some(false) => super::TableOwner::Other,
+        }))
+    }
+    #[cfg(not(feature = "nftnl"))]
+    {
+        let _ = (ns, table);
+        Ok(None)
+    }
+}
+
 /// How an apply gets the kernel to the lab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -119,6 +142,12 @@ pub struct Plan {
     pub delta: Option<DeltaSummary>,
     /// The incremental transaction as an `nft -f` script (what a dry run shows).
     pub script: Option<String>,
+    /// Whether the changes were worked out (from the delta, or by reading and
+    /// comparing the live table). A full apply that is not a dry run replaces
+    /// the table without reading it first: at 1000 segments the two listings
+    /// a comparison needs take most of ten seconds, and the replace is
+    /// correct whatever the table held (`labnet diff` compares).
+    pub compared: bool,
 }
 
 impl Plan {
@@ -128,6 +157,7 @@ impl Plan {
             reason: Some(reason.into()),
             delta: None,
             script: None,
+            compared: true,
         }
     }
 }
@@ -182,6 +212,7 @@ impl Incremental {
             reason: None,
             delta: Some(self.delta.summary(&self.old, &self.new)),
             script: Some(self.script()),
+            compared: true,
         }
     }
 

@@ -288,6 +288,75 @@ pub fn generation() -> Result<u32, KernelError> {
     parse_gen(&n).ok_or_else(|| io(std::io::Error::other("an answer without NFTA_GEN_ID")))
 }
 
+/// Who holds `table` (family ip), asked with two netlink GETs instead of a
+/// listing: `None` when there is no such table, else whether it has
+/// `chain`. nft reads its whole cache for any `list` (half a second at 600
+/// segments); this takes two round trips.
+///
+/// # Errors
+/// Netlink failed, or the kernel answered with an error other than "no such".
+pub fn has_chain(table: &str, chain: &str) -> Result<Option<bool>, KernelError> {
+    let io = |e: std::io::Error| KernelError::Netlink {
+        what: format!("look up table ip {table}"),
+        source: e,
+    };
+    let socket = mnl::Socket::new(mnl::Bus::Netfilter).map_err(io)?;
+    let ask = |ty: u16, attrs: &[(u16, &str)]| -> Result<bool, KernelError> {
+        let mut msg = vec![0u8; 20];
+        for (kind, value) in attrs {
+            let len = 4 + value.len() + 1;
+            msg.extend_from_slice(&u16::try_from(len).unwrap_or(u16::MAX).to_ne_bytes());
+            msg.extend_from_slice(&kind.to_ne_bytes());
+            msg.extend_from_slice(value.as_bytes());
+            msg.push(0);
+            msg.resize(msg.len().next_multiple_of(4), 0);
+        }
+        let total = u32::try_from(msg.len()).unwrap_or(u32::MAX);
+        msg[0..4].copy_from_slice(&total.to_ne_bytes());
+        let ty = ((libc::NFNL_SUBSYS_NFTABLES as u16) << 8) | ty;
+        msg[4..6].copy_from_slice(&ty.to_ne_bytes());
+        let flags = (libc::NLM_F_REQUEST | libc::NLM_F_ACK) as u16;
+        msg[6..8].copy_from_slice(&flags.to_ne_bytes());
+        msg[8..12].copy_from_slice(&1u32.to_ne_bytes());
+        msg[16] = libc::NFPROTO_IPV4 as u8;
+        socket.send(&msg[..]).map_err(io)?;
+        let mut buffer = vec![0u8; 1 << 16];
+        let mut found = false;
+        loop {
+            let mut done = false;
+            for m in socket.recv(&mut buffer[..]).map_err(io)? {
+                let m = m.map_err(io)?;
+                let mtype = m.get(4..6).map(|b| u16::from_ne_bytes([b[0], b[1]]));
+                if mtype == Some(libc::NLMSG_ERROR as u16) {
+                    let code = m
+                        .get(16..20)
+                        .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                    if code == -libc::ENOENT {
+                        return Ok(false);
+                    }
+                    if code != 0 {
+                        return Err(io(std::io::Error::from_raw_os_error(-code)));
+                    }
+                    done = true;
+                } else {
+                    found = true;
+                }
+            }
+            if done {
+                return Ok(found);
+            }
+        }
+    };
+    if !ask(libc::NFT_MSG_GETTABLE as u16, &[(1, table)])? {
+        return Ok(None);
+    }
+    // NFTA_CHAIN_TABLE = 1, NFTA_CHAIN_NAME = 3.
+    Ok(Some(ask(
+        libc::NFT_MSG_GETCHAIN as u16,
+        &[(1, table), (3, chain)],
+    )?))
+}
+
 /// NFTA_GEN_ID (attribute 1, big endian) of a NEWGEN message.
 fn parse_gen(msg: &[u8]) -> Option<u32> {
     let mut at = 16 + 4;
