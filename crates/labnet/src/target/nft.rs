@@ -295,11 +295,11 @@ fn source_rules_with(sp: &SourcePolicy, layout: &[layout::Set], mut each: impl F
     each(&r);
     for set in layout {
         r.clear();
-        if set.kind == Kind::Svc {
-            // `th dport` reads bytes 2-3 of any transport header; the l4proto test
-            // keeps it from reading an ICMP checksum as if it were a port.
-            r.push_str("meta l4proto { tcp, udp } ");
-        }
+        // `th dport` reads bytes 2-3 of any transport header (an ICMP
+        // checksum, say), but the key holds the protocol too and the sets
+        // only tcp and udp, so nothing else can match. (A `meta l4proto
+        // { tcp, udp }` test before it cost an anonymous set per rule: 1.2 s
+        // of a 3.6 s load at 1000 segments.)
         r.push_str("ip daddr ");
         if let Some(m) = set.mask() {
             r.push_str("& ");

@@ -311,16 +311,8 @@ fn source_rules(w: &mut Out<'_>, sp: &SourcePolicy) {
         } else {
             "{\"accept\": null}"
         };
-        if set.kind == Kind::Svc {
-            rule(
-                w,
-                &chain,
-                &[&m(l4, "{\"set\": [\"tcp\", \"udp\"]}"), &lookup, verdict],
-                None,
-            );
-        } else {
-            rule(w, &chain, &[&lookup, verdict], None);
-        }
+        // No `meta l4proto` test: the key holds the protocol (see the nft target).
+        rule(w, &chain, &[&lookup, verdict], None);
     }
 }
 

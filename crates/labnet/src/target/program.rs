@@ -361,10 +361,6 @@ impl Program {
         self.rule(&chain, same, Some("same segment"));
         for set in layout::source_sets(sp) {
             let mut exprs = Vec::with_capacity(8);
-            if set.kind == Kind::Svc {
-                exprs.push(Expr::MetaL4Proto(REG_1));
-                exprs.push(Expr::LookupAnon);
-            }
             if set.prefix.is_some() {
                 // nft builds a masked concatenation in the 16-byte register 1
                 // (its 4-byte parts are registers 8, 9, 10) and, with no
@@ -395,7 +391,7 @@ impl Program {
                 chain: chain.clone(),
                 exprs,
                 comment: None,
-                anon_set: (set.kind == Kind::Svc).then(|| vec![L4::TCP, L4::UDP]),
+                anon_set: None,
             });
         }
     }

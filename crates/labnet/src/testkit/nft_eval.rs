@@ -405,14 +405,18 @@ impl Ruleset {
             return match (proto, field) {
                 ("ip", "saddr") => Ok(vec![u64::from(u32::from(p.src))]),
                 ("ip", "daddr") => Ok(vec![u64::from(u32::from(p.dst))]),
-                ("th" | "tcp" | "udp", "dport") => {
-                    p.dport.map(|d| vec![u64::from(d)]).ok_or_else(|| {
-                        format!(
-                            "{proto} dport read on a {} packet, which has no ports",
-                            p.l4
-                        )
-                    })
-                }
+                // On a packet without ports the kernel reads bytes 2-3 of
+                // whatever header is there (an ICMP checksum); stand for them
+                // with a value no port element has, so only a ruleset that
+                // would match them anyway (none of labnet's: its keys hold
+                // tcp or udp) can tell.
+                ("th", "dport") => Ok(vec![p.dport.map_or(1 << 20, u64::from)]),
+                ("tcp" | "udp", "dport") => p.dport.map(|d| vec![u64::from(d)]).ok_or_else(|| {
+                    format!(
+                        "{proto} dport read on a {} packet, which has no ports",
+                        p.l4
+                    )
+                }),
                 _ => Err(format!("unsupported payload {pl}")),
             };
         }
