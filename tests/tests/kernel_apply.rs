@@ -1,6 +1,7 @@
 //! labnet's loaders against the real kernel, inside namespaces the tests create.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
+#[cfg(feature = "nftnl")]
 use labnet::Lab;
 use labnet::PolicyIr;
 use labnet::kernel::{self, Backend, Change, Netns, nft_cli};
