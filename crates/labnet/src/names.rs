@@ -135,26 +135,9 @@ string_newtype!(
     check_lab_name
 );
 
+/// A segment name is a tag-shaped name that is not reserved.
 fn check_segment(s: &str) -> Result<(), NameError> {
-    let first = s.chars().next().ok_or(NameError::Empty)?;
-    if s.len() > SEGMENT_NAME_MAX {
-        return Err(NameError::TooLong {
-            len: s.chars().count(),
-            max: SEGMENT_NAME_MAX,
-        });
-    }
-    if !first.is_ascii_lowercase() {
-        return Err(NameError::BadStart);
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Err(NameError::BadChar(
-            c,
-            "use lowercase letters, digits and '-'",
-        ));
-    }
+    check_tag(s)?;
     if RESERVED_SEGMENT_NAMES.contains(&s) {
         return Err(NameError::Reserved);
     }

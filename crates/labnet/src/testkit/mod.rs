@@ -428,25 +428,13 @@ impl Synthetic {
         let names: Vec<SegmentName> = (0..n)
             .map(|i| SegmentName::new(format!("s{i}")).unwrap_or_else(|_| unreachable_name()))
             .collect();
-        let width = u16::try_from((50_000 / n).clamp(1, 10)).unwrap_or(1);
         let mut b = Lab::builder(info());
         for (i, name) in names.iter().enumerate() {
-            let i32_ = u32::try_from(i).unwrap_or(0);
-            let net = Ipv4Cidr::truncating(
-                Ipv4Addr::new(10, (i32_ / 256) as u8, (i32_ % 256) as u8, 0),
-                24,
-            );
-            let start = 10_000 + u16::try_from(i).unwrap_or(0).saturating_mul(width);
-            let ssh =
-                PortRange::new(start, start + width - 1).unwrap_or_else(|_| unreachable_port());
-            let mut seg = Segment::new(name.clone(), net, ssh);
+            let mut seg = benchmark_segment(name, i, n);
             seg.internet = rng.chance(0.8);
             b = b.segment(seg);
         }
-        let ports = vec![
-            PortRange::single(5432).unwrap_or_else(|_| unreachable_port()),
-            PortRange::new(3306, 3307).unwrap_or_else(|_| unreachable_port()),
-        ];
+        let ports = db_ports();
         for a in 0..n {
             let (mut any, mut tcp) = (Vec::new(), Vec::new());
             for (bi, name) in names.iter().enumerate() {
@@ -482,6 +470,28 @@ impl Synthetic {
     }
 }
 
+/// Segment `i` of an `n`-segment benchmark lab: `10.(i/256).(i%256).0/24`,
+/// SSH ports from 10000 in ranges sized so that every segment fits.
+fn benchmark_segment(name: &SegmentName, i: usize, n: usize) -> Segment {
+    let width = u16::try_from((50_000 / n.max(1)).clamp(1, 10)).unwrap_or(1);
+    let i32_ = u32::try_from(i).unwrap_or(0);
+    let net = Ipv4Cidr::truncating(
+        Ipv4Addr::new(10, (i32_ / 256) as u8, (i32_ % 256) as u8, 0),
+        24,
+    );
+    let start = 10_000 + u16::try_from(i).unwrap_or(0).saturating_mul(width);
+    let ssh = PortRange::new(start, start + width - 1).unwrap_or_else(|_| unreachable_port());
+    Segment::new(name.clone(), net, ssh)
+}
+
+/// The benchmark labs' database ports: 5432 and 3306-3307.
+fn db_ports() -> Vec<PortRange> {
+    vec![
+        PortRange::single(5432).unwrap_or_else(|_| unreachable_port()),
+        PortRange::new(3306, 3307).unwrap_or_else(|_| unreachable_port()),
+    ]
+}
+
 /// The benchmark lab's grouped counterpart: `n` segments in tiers of about
 /// 50, tagged `tier-K`; each tier may reach about 30% of the tiers with any
 /// protocol and a tenth of them on the database ports, through one rule per
@@ -499,24 +509,13 @@ pub fn grouped(n: usize) -> Lab {
     let names: Vec<SegmentName> = (0..n)
         .map(|i| SegmentName::new(format!("s{i}")).unwrap_or_else(|_| unreachable_name()))
         .collect();
-    let width = u16::try_from((50_000 / n).clamp(1, 10)).unwrap_or(1);
     let mut b = Lab::builder(info());
     for (i, name) in names.iter().enumerate() {
-        let i32_ = u32::try_from(i).unwrap_or(0);
-        let net = Ipv4Cidr::truncating(
-            Ipv4Addr::new(10, (i32_ / 256) as u8, (i32_ % 256) as u8, 0),
-            24,
-        );
-        let start = 10_000 + u16::try_from(i).unwrap_or(0).saturating_mul(width);
-        let ssh = PortRange::new(start, start + width - 1).unwrap_or_else(|_| unreachable_port());
-        let mut seg = Segment::new(name.clone(), net, ssh).with_tags([tag(i % tiers)]);
+        let mut seg = benchmark_segment(name, i, n).with_tags([tag(i % tiers)]);
         seg.internet = rng.chance(0.8);
         b = b.segment(seg);
     }
-    let ports = vec![
-        PortRange::single(5432).unwrap_or_else(|_| unreachable_port()),
-        PortRange::new(3306, 3307).unwrap_or_else(|_| unreachable_port()),
-    ];
+    let ports = db_ports();
     let sel = |ks: &[usize]| Selector::Tagged {
         names: Vec::new(),
         tags: ks.iter().map(|&k| tag(k)).collect(),
