@@ -228,7 +228,7 @@ pub fn apply(
         } else {
             "the nft backend replaces the table whole"
         });
-    } else if std::fs::metadata(super::state::namespace_dir(netns).join("applied.json")).is_ok() {
+    } else if incremental::has_record(netns) {
         report.plan = Plan::full(
             "the ruleset changed since labnet's last apply (by hand, another tool, or a reboot)",
         );

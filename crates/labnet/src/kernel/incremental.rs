@@ -41,6 +41,11 @@ fn record_path(netns: Option<&str>) -> std::path::PathBuf {
     state::namespace_dir(netns).join("applied.json")
 }
 
+/// Whether a record of an earlier apply exists (whatever it says).
+pub(crate) fn has_record(netns: Option<&str>) -> bool {
+    record_path(netns).exists()
+}
+
 /// Forget the record (after a remove, a confirm-window apply, a failure).
 pub(crate) fn forget(netns: Option<&str>) {
     let _ = std::fs::remove_file(record_path(netns));
@@ -200,18 +205,23 @@ impl Incremental {
     /// The delta as an `nft -f` script.
     #[must_use]
     pub fn script(&self) -> String {
+        self.script_of(&self.steps())
+    }
+
+    fn script_of(&self, steps: &[Step<'_>]) -> String {
         let rules = |chain: &str| crate::target::chain_rules(&self.new_ir, chain);
-        render_nft(&self.steps(), &self.new.table, &rules)
+        render_nft(steps, &self.new.table, &rules)
     }
 
     /// The plan an apply reports.
     #[must_use]
     pub fn plan(&self) -> Plan {
+        let steps = self.steps();
         Plan {
             mode: Mode::Incremental,
             reason: None,
-            delta: Some(self.delta.summary(&self.old, &self.new)),
-            script: Some(self.script()),
+            delta: Some(self.delta.summary(&steps, &self.new)),
+            script: Some(self.script_of(&steps)),
             compared: true,
         }
     }

@@ -25,7 +25,7 @@ use std::net::Ipv4Addr;
 
 use serde::Serialize;
 
-use super::program::{ChainDef, Field, Interval, Program, SetDef, Verdict, rbtree_elements};
+use super::program::{ChainDef, Field, Interval, Program, SetDef, Verdict};
 
 /// One step of a delta, in transaction order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,9 +241,10 @@ impl Delta {
         v
     }
 
-    /// Counts for reports.
+    /// Counts for reports; `steps` are this delta's ([`Delta::steps`]) and
+    /// `new` the program they lead to.
     #[must_use]
-    pub fn summary(&self, old: &Program, new: &Program) -> DeltaSummary {
+    pub fn summary(&self, steps: &[Step<'_>], new: &Program) -> DeltaSummary {
         let mut s = DeltaSummary {
             chains_added: self.add_chains.len(),
             chains_deleted: self.drop_chains.len(),
@@ -257,11 +258,11 @@ impl Delta {
             s.elements_deleted += del.len();
             s.elements_added += add.len();
         }
-        for step in self.steps(old, new) {
+        for step in steps {
             s.objects += match step {
                 Step::CreateSet(def) => 1 + def.elements.len(),
                 Step::DeleteElements(_, e) | Step::AddElements(_, e) => e.len(),
-                Step::AddRules(c) => new.rules.iter().filter(|r| r.chain == c).count(),
+                Step::AddRules(c) => new.rules.iter().filter(|r| r.chain == *c).count(),
                 _ => 1,
             };
         }
@@ -461,11 +462,4 @@ fn addr_range(out: &mut String, a: u32, b: u32) {
     } else {
         let _ = write!(out, "-{}", Ipv4Addr::from(b));
     }
-}
-
-/// The interval elements of `s` as the kernel's rbtree takes them, for
-/// netlink senders that flush and refill an interval set.
-#[must_use]
-pub fn interval_keys(s: &SetDef) -> Vec<(Vec<u8>, bool, Option<&Verdict>)> {
-    rbtree_elements(s)
 }
