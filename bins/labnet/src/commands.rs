@@ -247,12 +247,24 @@ impl<W: std::io::Write + ?Sized> std::io::Write for Counting<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let k = self.inner.write(buf)?;
         self.n.bytes += k;
-        self.n.lines += buf[..k].iter().filter(|&&b| b == b'\n').count();
+        self.n.lines += count_lines(&buf[..k]);
         Ok(k)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Newlines in `buf`, 64 bytes at a time into a byte counter: the compiler
+/// vectorises this, where a filtered count of bytes cost 4 to 5 instructions
+/// a byte (a third of the renderer's time at 1000 segments).
+fn count_lines(buf: &[u8]) -> usize {
+    let mut chunks = buf.chunks_exact(64);
+    let mut n = 0;
+    for c in &mut chunks {
+        n += usize::from(c.iter().fold(0u8, |a, &b| a + u8::from(b == b'\n')));
+    }
+    n + chunks.remainder().iter().filter(|&&b| b == b'\n').count()
 }
 
 fn matrix(lab: Option<&Path>, format: MatrixFormat, out: &Output) -> Result<u8> {
@@ -328,5 +340,24 @@ fn query_hint(e: &QueryError) -> Option<&'static str> {
             Some("use --from with an address outside the lab, e.g. --from 203.0.113.9")
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count_lines;
+
+    #[test]
+    fn lines_are_counted_across_chunk_edges() {
+        // Lengths around the 64-byte chunk, newlines at every phase.
+        for len in [0, 1, 63, 64, 65, 127, 128, 129, 1000] {
+            for every in [1, 2, 7, 64, 65] {
+                let buf: Vec<u8> = (0..len)
+                    .map(|i| if i % every == 0 { b'\n' } else { b'x' })
+                    .collect();
+                let plain = buf.iter().filter(|&&b| b == b'\n').count();
+                assert_eq!(count_lines(&buf), plain, "len {len}, every {every}");
+            }
+        }
     }
 }

@@ -6,7 +6,10 @@
 pub mod delta;
 mod iptables;
 pub mod layout;
+mod line;
 mod nft;
+#[cfg(test)]
+pub(crate) use nft::{Threads, render_threads};
 mod nft_json;
 pub mod program;
 

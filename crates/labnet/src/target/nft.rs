@@ -16,6 +16,7 @@
 use std::fmt::Write as _;
 
 use super::layout::{self, Kind};
+use super::line::Lines;
 use super::names;
 use super::{TableName, summary};
 use crate::cidr::Ipv4Cidr;
@@ -29,7 +30,33 @@ pub(super) fn render(ir: &PolicyIr, table: &TableName) -> String {
         .map(|s| s.any.len() + s.protos.len() + s.services.len())
         .sum();
     let mut o = String::with_capacity(4096 + elements * 24);
-    render_into(ir, table, &mut o, &mut |_| {});
+    render_into(ir, table, &mut o, &mut |_| {}, Threads::default());
+    o
+}
+
+/// When and how the sets are rendered on two threads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Threads {
+    /// From this many sources.
+    pub(crate) from: usize,
+    /// Sources per batch.
+    pub(crate) batch: usize,
+}
+
+impl Default for Threads {
+    fn default() -> Self {
+        Self {
+            from: PARALLEL_FROM,
+            batch: BATCH,
+        }
+    }
+}
+
+/// [`render`] with the two-thread split set by `threads` (tests compare).
+#[cfg(test)]
+pub(crate) fn render_threads(ir: &PolicyIr, table: &TableName, threads: Threads) -> String {
+    let mut o = String::new();
+    render_into(ir, table, &mut o, &mut |_| {}, threads);
     o
 }
 
@@ -51,16 +78,22 @@ pub(super) fn render_chunked(
 ) -> std::io::Result<()> {
     let mut o = String::with_capacity(chunk + (64 << 10));
     let mut failed = None;
-    render_into(ir, table, &mut o, &mut |o| {
-        if o.len() >= chunk {
-            if failed.is_none()
-                && let Err(e) = w.write_all(o.as_bytes())
-            {
-                failed = Some(e);
+    render_into(
+        ir,
+        table,
+        &mut o,
+        &mut |o| {
+            if o.len() >= chunk {
+                if failed.is_none()
+                    && let Err(e) = w.write_all(o.as_bytes())
+                {
+                    failed = Some(e);
+                }
+                o.clear();
             }
-            o.clear();
-        }
-    });
+        },
+        Threads::default(),
+    );
     if let Some(e) = failed {
         return Err(e);
     }
@@ -73,6 +106,7 @@ fn render_into(
     table: &TableName,
     o: &mut String,
     flush: &mut dyn FnMut(&mut String),
+    threads: Threads,
 ) {
     let o = &mut *o;
     let _ = writeln!(o, "#!/usr/sbin/nft -f");
@@ -103,11 +137,38 @@ fn render_into(
     // sets are written as they come and the chains, a few lines per source,
     // after all of them.
     let mut chains = String::new();
-    for sp in &ir.sources {
-        let layout = layout::source_sets(sp);
-        source_sets(o, sp, &layout);
-        source_chain(&mut chains, sp, &layout);
-        flush(o);
+    if ir.sources.len() < threads.from.max(2) {
+        for sp in &ir.sources {
+            render_source(o, &mut chains, sp);
+            flush(o);
+        }
+    } else {
+        // Large labs: each batch of sources in two halves, the second on
+        // another thread, joined in order (the text is the same as one
+        // thread's). Batches keep what is held at once small.
+        let (mut other, mut other_chains) = (String::new(), String::new());
+        for batch in ir.sources.chunks(threads.batch.max(2)) {
+            let (front, back) = batch.split_at(batch.len() / 2);
+            std::thread::scope(|s| {
+                let worker = s.spawn(|| {
+                    for sp in back {
+                        render_source(&mut other, &mut other_chains, sp);
+                    }
+                });
+                for sp in front {
+                    render_source(o, &mut chains, sp);
+                }
+                // The worker only formats text; a panic there is one here.
+                if let Err(e) = worker.join() {
+                    std::panic::resume_unwind(e);
+                }
+            });
+            o.push_str(&other);
+            chains.push_str(&other_chains);
+            other.clear();
+            other_chains.clear();
+            flush(o);
+        }
     }
     let _ = writeln!(
         o,
@@ -220,6 +281,18 @@ fn elements_block<T>(o: &mut String, items: &[T], mut write: impl FnMut(&mut Str
     o.push_str("\n\t\t}\n");
 }
 
+/// From this many sources the sets are rendered on two threads.
+const PARALLEL_FROM: usize = 256;
+/// Sources per batch of the two-thread renderer.
+const BATCH: usize = 128;
+
+/// One source's sets into `o` and its chain into `chains`.
+fn render_source(o: &mut String, chains: &mut String, sp: &SourcePolicy) {
+    let layout = layout::source_sets(sp);
+    source_sets(o, sp, &layout);
+    source_chain(chains, sp, &layout);
+}
+
 fn source_sets(o: &mut String, sp: &SourcePolicy, layout: &[layout::Set]) {
     for set in layout {
         let verb = if set.deny {
@@ -244,25 +317,43 @@ fn source_sets(o: &mut String, sp: &SourcePolicy, layout: &[layout::Set]) {
                 let _ = writeln!(o, "\t\tflags interval");
             }
         }
-        let hash = set.prefix.is_some();
-        elements_block(o, &set.elems, |o, e| {
-            if hash {
-                crate::cidr::push_addr(o, e.net.addr());
-            } else {
-                e.net.push_to(o);
-            }
-            if set.kind != Kind::Any {
-                o.push_str(" . ");
-                o.push_str(&l4_name(e.l4));
-            }
-            if let Some(r) = e.ports {
-                o.push_str(" . ");
-                r.push_to(o);
-            }
-        });
+        set_elements(o, set);
         let _ = writeln!(o, "\t}}");
         let _ = writeln!(o);
     }
+}
+
+/// A source set's `elements = { ... }`, each line built in a [`Line`].
+fn set_elements(o: &mut String, set: &layout::Set) {
+    let Some(last) = set.elems.len().checked_sub(1) else {
+        return;
+    };
+    let hash = set.prefix.is_some();
+    let mut ls = Lines::default();
+    // About 30 bytes a line: one reservation, not a regrowth per few lines.
+    ls.reserve(set.elems.len(), 32);
+    for (i, e) in set.elems.iter().enumerate() {
+        ls.line(|l| {
+            l.put(b"\t\t\t");
+            if hash {
+                l.addr(e.net.addr());
+            } else {
+                l.cidr(e.net);
+            }
+            if set.kind != Kind::Any {
+                l.put(b" . ");
+                l.l4(e.l4);
+            }
+            if let Some(r) = e.ports {
+                l.put(b" . ");
+                l.ports(r);
+            }
+            l.put(if i == last { b"\n" } else { b",\n" });
+        });
+    }
+    o.push_str("\t\telements = {\n");
+    ls.drain_into(o);
+    o.push_str("\t\t}\n");
 }
 
 pub(super) fn key_type(kind: Kind) -> &'static str {
