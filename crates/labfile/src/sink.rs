@@ -29,6 +29,12 @@ impl Sink {
         self.items.extend(ds);
     }
 
+    /// Move everything `other` holds to the end of this one (a reader that
+    /// checked part of a file on another thread into its own sink).
+    pub fn append(&mut self, mut other: Sink) {
+        self.items.append(&mut other.items);
+    }
+
     /// Whether any error was pushed.
     #[must_use]
     pub fn has_errors(&self) -> bool {

@@ -24,6 +24,8 @@
 
 mod print;
 mod read;
+#[cfg(test)]
+pub(crate) use read::read as read_draft;
 
 use std::path::Path;
 use std::sync::Arc;

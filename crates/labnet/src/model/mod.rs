@@ -28,6 +28,8 @@ mod validate;
 
 pub use validate::Spans;
 pub(crate) use validate::validate;
+#[cfg(test)]
+pub(crate) use validate::validate_on;
 
 use std::net::Ipv4Addr;
 

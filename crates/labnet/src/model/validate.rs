@@ -39,6 +39,16 @@ const FORBIDDEN: &[(&str, &str)] = &[
 ];
 
 pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
+    validate_on(d, sink, PARALLEL_FROM)
+}
+
+/// [`validate`], checking rule lists of `parallel_from` rules or more on two
+/// threads (tests compare the two ways).
+pub(crate) fn validate_on(
+    d: Draft<'_>,
+    sink: &mut Sink,
+    parallel_from: usize,
+) -> Option<(Lab, Spans)> {
     let errors_before = sink.error_count();
     let mut spans = Spans::default();
 
@@ -149,13 +159,33 @@ pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
         services: &services,
     };
     let mut allows = Some(RuleList::default());
-    for (j, r) in d.rules.iter().enumerate() {
-        let got = check_rule(r, Indexed("policy.allow", j), &names, sink);
+    for (j, (r, got)) in d
+        .rules
+        .iter()
+        .zip(check_rules(
+            &d.rules,
+            "policy.allow",
+            &names,
+            sink,
+            parallel_from,
+        ))
+        .enumerate()
+    {
         push_rules(&mut allows, got, j, r.span, &mut spans.rules);
     }
     let mut denies = Some(RuleList::default());
-    for (j, r) in d.denies.iter().enumerate() {
-        let got = check_rule(r, Indexed("policy.deny", j), &names, sink);
+    for (j, (r, got)) in d
+        .denies
+        .iter()
+        .zip(check_rules(
+            &d.denies,
+            "policy.deny",
+            &names,
+            sink,
+            parallel_from,
+        ))
+        .enumerate()
+    {
         push_rules(&mut denies, got, j, r.span, &mut spans.denies);
     }
 
@@ -170,6 +200,52 @@ pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
     };
     let lab = Lab::from_validated(info, segments?, allows?, denies?);
     Some((lab, spans))
+}
+
+/// From this many rules, half are checked on another thread.
+const PARALLEL_FROM: usize = 256;
+
+/// What [`check_rule`] makes of each rule, in order.
+type Checked = Option<Vec<(AllowRule, Resolved)>>;
+
+/// [`check_rule`] for every rule of a list. Long lists are split in two, the
+/// second half checked on another thread into its own sink; its diagnostics
+/// follow the first half's, so the sink holds what one thread would push.
+fn check_rules(
+    rules: &[DraftRule<'_>],
+    table: &'static str,
+    names: &Names<'_>,
+    sink: &mut Sink,
+    parallel_from: usize,
+) -> Vec<Checked> {
+    let one = |from: usize, part: &[DraftRule<'_>], sink: &mut Sink| -> Vec<Checked> {
+        part.iter()
+            .enumerate()
+            .map(|(k, r)| check_rule(r, Indexed(table, from + k), names, sink))
+            .collect()
+    };
+    if rules.len() < parallel_from.max(2) {
+        return one(0, rules, sink);
+    }
+    let mid = rules.len() / 2;
+    let (front, back) = rules.split_at(mid);
+    std::thread::scope(|s| {
+        let worker = s.spawn(|| {
+            let mut own = Sink::new();
+            let got = one(mid, back, &mut own);
+            (got, own)
+        });
+        let mut got = one(0, front, sink);
+        match worker.join() {
+            Ok((rest, own)) => {
+                got.extend(rest);
+                sink.append(own);
+                got
+            }
+            // The worker only reads and checks; its panic is this thread's.
+            Err(e) => std::panic::resume_unwind(e),
+        }
+    })
 }
 
 /// Add the rules one table of the file became (one per protocol of its

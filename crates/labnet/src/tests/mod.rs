@@ -5,3 +5,4 @@ mod layers;
 mod properties;
 mod queries;
 mod snapshots;
+mod threads;
