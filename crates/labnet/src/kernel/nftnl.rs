@@ -45,6 +45,13 @@ pub fn load(program: &Program) -> Result<(), KernelError> {
     for (c, def) in chains.iter().zip(&program.chains) {
         msgs.push(c, MsgType::Add, &format!("create chain {}", def.name));
     }
+    // A chain per source: finding each rule's by scanning was quadratic.
+    let by_name: std::collections::HashMap<&str, &Chain<'_>> = program
+        .chains
+        .iter()
+        .map(|d| d.name.as_str())
+        .zip(chains.iter())
+        .collect();
     let mut next_id = 1u32;
     let mut ids = std::collections::HashMap::new();
     for s in &program.sets {
@@ -58,11 +65,9 @@ pub fn load(program: &Program) -> Result<(), KernelError> {
         }
     }
     for r in &program.rules {
-        let chain = chains
-            .iter()
-            .zip(&program.chains)
-            .find(|(_, d)| d.name == r.chain)
-            .map(|(c, _)| c)
+        let chain = by_name
+            .get(r.chain.as_str())
+            .copied()
             .ok_or_else(|| KernelError::Program(format!("rule in unknown chain {}", r.chain)))?;
         let anon = match &r.anon_set {
             Some(protos) => {
