@@ -53,6 +53,63 @@ fn netlink_batch_lists_exactly_like_nft_f() {
     not(labkit_netns),
     ignore = "needs root, ip (iproute2) and nft (nftables)"
 )]
+fn sets_larger_than_a_message_list_like_nft_f() {
+    // The netlink loader splits elements into messages (256 for verdict maps,
+    // 1024 otherwise): 1300 segments give the source map and the lab set more
+    // than a message, and s0's port sets (3 ports to each of 1299
+    // destinations, and a wide range to each) several.
+    let n = 1300;
+    let mut text =
+        String::from("[lab]\nname = \"big\"\ndomain = \"big.test\"\nuplink = \"eno1\"\n\n");
+    for i in 0..n {
+        let (hi, lo) = (i / 256, i % 256);
+        let port = 20_000 + 10 * i;
+        text.push_str(&format!(
+            "[[segment]]\nname = \"s{i}\"\ncidr = \"10.{hi}.{lo}.0/24\"\ngateway = \"10.{hi}.{lo}.1\"\nssh_ports = \"{port}-{}\"\n\n",
+            port + 9
+        ));
+    }
+    text.push_str(
+        "[[policy.allow]]\nfrom = \"s0\"\nto = \"*\"\nproto = \"tcp\"\nports = [\"5432\", \"3306-3307\", \"1000-2000\"]\n\n\
+         [[policy.allow]]\nfrom = \"s1\"\nto = \"*\"\n",
+    );
+    let lab = labnet::labfile::parse("big.toml", &text)
+        .unwrap()
+        .into_lab();
+    let ir = PolicyIr::build(&lab);
+    let program = labnet::target::program::Program::build(&ir, &table());
+    let sizes: Vec<(String, usize)> = program
+        .sets
+        .iter()
+        .map(|s| (s.name.clone(), s.elements.len()))
+        .collect();
+    for (name, at_least) in [
+        ("s0_svc_24", 3 * 1024),
+        ("s0_svcr", 1025),
+        ("s1_any_24", 1025),
+        ("lab", 1025),
+    ] {
+        let got = sizes.iter().find(|(s, _)| s == name).map(|(_, k)| *k);
+        assert!(
+            got.is_some_and(|k| k >= at_least),
+            "{name}: {got:?} elements"
+        );
+    }
+    let (a, b) = (labkit_tests::netns(), labkit_tests::netns());
+    let (a, b) = (open(&a), open(&b));
+    kernel::load(&a, &ir, &table(), Backend::Nft).expect("nft -f");
+    kernel::load(&b, &ir, &table(), Backend::Netlink).expect("netlink");
+    let la = nft_cli::list_table(&a, "labnet").unwrap().unwrap();
+    let lb = nft_cli::list_table(&b, "labnet").unwrap().unwrap();
+    assert_eq!(la, lb, "netlink load lists differently from nft -f");
+}
+
+#[cfg(feature = "nftnl")]
+#[test]
+#[cfg_attr(
+    not(labkit_netns),
+    ignore = "needs root, ip (iproute2) and nft (nftables)"
+)]
 fn a_refused_batch_changes_nothing() {
     use labnet::kernel::program::{Expr, Program, RuleDef, Verdict};
     let ns = labkit_tests::netns();
