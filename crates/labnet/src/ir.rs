@@ -185,18 +185,12 @@ impl PolicyIr {
         let (sources, allowed_pairs) = if n >= parallel_from.max(2) {
             // Sources are independent: the second half on another thread.
             let mid = n / 2;
-            std::thread::scope(|s| {
-                let back = s.spawn(|| build_sources(lab, &rules, &denies, mid..n));
-                let (mut front, pairs) = build_sources(lab, &rules, &denies, 0..mid);
-                match back.join() {
-                    Ok((rest, more)) => {
-                        front.extend(rest);
-                        (front, pairs + more)
-                    }
-                    // The thread only computes; if it panicked, so would this one.
-                    Err(e) => std::panic::resume_unwind(e),
-                }
-            })
+            let ((mut front, pairs), (rest, more)) = crate::par::join(
+                || build_sources(lab, &rules, &denies, 0..mid),
+                || build_sources(lab, &rules, &denies, mid..n),
+            );
+            front.extend(rest);
+            (front, pairs + more)
         } else {
             build_sources(lab, &rules, &denies, 0..n)
         };

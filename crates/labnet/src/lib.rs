@@ -51,6 +51,7 @@ pub mod labfile;
 pub mod matrix;
 pub mod model;
 pub mod names;
+mod par;
 pub mod port;
 #[cfg(feature = "proof")]
 #[cfg_attr(docsrs, doc(cfg(feature = "proof")))]

@@ -229,23 +229,17 @@ fn check_rules(
     }
     let mid = rules.len() / 2;
     let (front, back) = rules.split_at(mid);
-    std::thread::scope(|s| {
-        let worker = s.spawn(|| {
+    let (mut got, (rest, own)) = crate::par::join(
+        || one(0, front, sink),
+        || {
             let mut own = Sink::new();
             let got = one(mid, back, &mut own);
             (got, own)
-        });
-        let mut got = one(0, front, sink);
-        match worker.join() {
-            Ok((rest, own)) => {
-                got.extend(rest);
-                sink.append(own);
-                got
-            }
-            // The worker only reads and checks; its panic is this thread's.
-            Err(e) => std::panic::resume_unwind(e),
-        }
-    })
+        },
+    );
+    got.extend(rest);
+    sink.append(own);
+    got
 }
 
 /// Add the rules one table of the file became (one per protocol of its

@@ -146,27 +146,24 @@ fn render_into(
         // Large labs: each batch of sources in two halves, the second on
         // another thread, joined in order (the text is the same as one
         // thread's). Batches keep what is held at once small.
-        let (mut other, mut other_chains) = (String::new(), String::new());
         for batch in ir.sources.chunks(threads.batch.max(2)) {
             let (front, back) = batch.split_at(batch.len() / 2);
-            std::thread::scope(|s| {
-                let worker = s.spawn(|| {
-                    for sp in back {
-                        render_source(&mut other, &mut other_chains, sp);
+            let ((), (sets, more_chains)) = crate::par::join(
+                || {
+                    for sp in front {
+                        render_source(o, &mut chains, sp);
                     }
-                });
-                for sp in front {
-                    render_source(o, &mut chains, sp);
-                }
-                // The worker only formats text; a panic there is one here.
-                if let Err(e) = worker.join() {
-                    std::panic::resume_unwind(e);
-                }
-            });
-            o.push_str(&other);
-            chains.push_str(&other_chains);
-            other.clear();
-            other_chains.clear();
+                },
+                || {
+                    let (mut sets, mut more) = (String::new(), String::new());
+                    for sp in back {
+                        render_source(&mut sets, &mut more, sp);
+                    }
+                    (sets, more)
+                },
+            );
+            o.push_str(&sets);
+            chains.push_str(&more_chains);
             flush(o);
         }
     }

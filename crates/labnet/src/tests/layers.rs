@@ -10,6 +10,7 @@ use std::path::Path;
 /// Each top-level module's layer.
 const LAYERS: &[(&str, u8)] = &[
     ("diag", 0),
+    ("par", 0),
     ("cidr", 1),
     ("port", 1),
     ("names", 1),
