@@ -41,9 +41,6 @@ fn main() -> Result<()> {
         let out = labnet::target::render(&ir, &labnet::target::CompileOptions::default());
         took[4] = t.elapsed();
         bytes = out.len();
-        if std::env::var_os("PHASES_EACH").is_some() {
-            println!("{took:?}");
-        }
         for (b, t) in best.iter_mut().zip(took) {
             *b = (*b).min(t);
         }

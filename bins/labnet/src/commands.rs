@@ -257,7 +257,7 @@ impl<W: std::io::Write + ?Sized> std::io::Write for Counting<'_, W> {
 
 /// Newlines in `buf`, 64 bytes at a time into a byte counter: the compiler
 /// vectorises this, where a filtered count of bytes cost 4 to 5 instructions
-/// a byte (a third of the renderer's time at 1000 segments).
+/// a byte (33 M instructions at 1000 segments, a fifth of the renderer's).
 fn count_lines(buf: &[u8]) -> usize {
     let mut chunks = buf.chunks_exact(64);
     let mut n = 0;

@@ -158,15 +158,11 @@ pub struct PolicyIr {
     pub allowed_pairs: usize,
 }
 
-/// From this many segments the IR is built on two threads (below, a thread
-/// costs more than it saves).
-const PARALLEL_FROM: usize = 256;
-
 impl PolicyIr {
     /// Compile a lab.
     #[must_use]
     pub fn build(lab: &Lab) -> Self {
-        Self::build_on(lab, PARALLEL_FROM)
+        Self::build_on(lab, crate::par::SPLIT_FROM)
     }
 
     /// [`Self::build`], on two threads from `parallel_from` segments (tests

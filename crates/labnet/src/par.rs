@@ -1,5 +1,9 @@
 //! Two halves of a large job on the machine's cores, joined in order.
 
+/// From this many items (rules, segments, sources) a job is split in two;
+/// below it a thread costs more than it saves.
+pub(crate) const SPLIT_FROM: usize = 256;
+
 /// Run `front` on this thread and `back` on another, and return both. Where
 /// the system will not start a thread (a process or memory limit), `back`
 /// runs here after `front`: the same result, only slower, and no panic.

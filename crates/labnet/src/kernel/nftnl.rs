@@ -27,10 +27,10 @@ const NFTNL_UDATA_SET_KEYBYTEORDER: u8 = 0;
 /// chain name, about 100 bytes): far below netlink's 64 KiB attribute limit.
 const ELEMENTS_PER_MESSAGE: usize = 256;
 /// Elements per message of a set without data: a key of at most 12 bytes, or
-/// a key and an end, at most about 48 bytes an element with attribute headers
-/// (48 KiB). Fewer messages matter because the kernel finds each message's
-/// set by name, scanning the table's sets: with 2000 sets that scan was a
-/// tenth of a 1000-segment load.
+/// a key, an end and flags, at most about 52 bytes an element with attribute
+/// headers (53 KiB). Fewer messages matter because the kernel finds each
+/// message's set by name, walking the table's list of sets: at 1000 segments
+/// (2000 sets) going from 256 to 1024 keys a message made the load 7% faster.
 const KEYS_PER_MESSAGE: usize = 1024;
 
 fn per_message(def: &SetDef) -> usize {

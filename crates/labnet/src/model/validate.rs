@@ -39,7 +39,7 @@ const FORBIDDEN: &[(&str, &str)] = &[
 ];
 
 pub(crate) fn validate(d: Draft<'_>, sink: &mut Sink) -> Option<(Lab, Spans)> {
-    validate_on(d, sink, PARALLEL_FROM)
+    validate_on(d, sink, crate::par::SPLIT_FROM)
 }
 
 /// [`validate`], checking rule lists of `parallel_from` rules or more on two
@@ -201,9 +201,6 @@ pub(crate) fn validate_on(
     let lab = Lab::from_validated(info, segments?, allows?, denies?);
     Some((lab, spans))
 }
-
-/// From this many rules, half are checked on another thread.
-const PARALLEL_FROM: usize = 256;
 
 /// What [`check_rule`] makes of each rule, in order.
 type Checked = Option<Vec<(AllowRule, Resolved)>>;

@@ -200,30 +200,24 @@ fn by_prefix(
         Kind::Svc => "svc",
     };
     let deny_word = if deny { "deny_" } else { "" };
+    let set = |len: u8, elems: Vec<Elem>| Set {
+        name: format!("{s}_{deny_word}{word}_{len}"),
+        kind,
+        deny,
+        prefix: Some(len),
+        elems,
+    };
     // Sorted longest prefix first, so one length throughout means first and
     // last agree; then the list is the set's as it is, not copied.
     if let (Some(first), Some(last)) = (elems.first(), elems.last())
         && first.net.len() == last.net.len()
     {
         let len = first.net.len();
-        out.push(Set {
-            name: format!("{s}_{deny_word}{word}_{len}"),
-            kind,
-            deny,
-            prefix: Some(len),
-            elems,
-        });
+        out.push(set(len, elems));
         return;
     }
     for group in elems.chunk_by(|a, b| a.net.len() == b.net.len()) {
-        let len = group[0].net.len();
-        out.push(Set {
-            name: format!("{s}_{deny_word}{word}_{len}"),
-            kind,
-            deny,
-            prefix: Some(len),
-            elems: group.to_vec(),
-        });
+        out.push(set(group[0].net.len(), group.to_vec()));
     }
 }
 

@@ -46,7 +46,7 @@ pub(crate) struct Threads {
 impl Default for Threads {
     fn default() -> Self {
         Self {
-            from: PARALLEL_FROM,
+            from: crate::par::SPLIT_FROM,
             batch: BATCH,
         }
     }
@@ -278,8 +278,6 @@ fn elements_block<T>(o: &mut String, items: &[T], mut write: impl FnMut(&mut Str
     o.push_str("\n\t\t}\n");
 }
 
-/// From this many sources the sets are rendered on two threads.
-const PARALLEL_FROM: usize = 256;
 /// Sources per batch of the two-thread renderer.
 const BATCH: usize = 128;
 
